@@ -1,0 +1,37 @@
+import type { TaskRecord } from '@protes/persistence';
+import type { TesTask, TesTaskLog } from '@protes/tes';
+
+/**
+ * The FULL TES task of a record, with the gateway's id. The node's own task logs come first and
+ * unchanged (clients read the exit code from logs[0].logs[0]); the gateway adds where the task runs
+ * (node, remote id) to their metadata and its own notes to their system logs.
+ */
+export function toTesTask(record: TaskRecord): TesTask {
+  const metadata: Record<string, string> = {};
+  if (record.node) metadata.protes_node = record.node;
+  if (record.remoteId) metadata.protes_remote_id = record.remoteId;
+  if (record.attempts.length) {
+    metadata.protes_attempts = record.attempts
+      .map((a) =>
+        a.error ? `${a.node}: failed (${a.error})` : `${a.node}: accepted as ${a.remoteId}`,
+      )
+      .join('; ');
+  }
+  const logs: TesTaskLog[] = record.remoteLogs.map((log) => ({ ...log }));
+  if (logs.length === 0 && (Object.keys(metadata).length || record.systemLogs.length)) {
+    logs.push({ logs: [], outputs: [] });
+  }
+  if (logs.length) {
+    const last = logs[logs.length - 1];
+    if (Object.keys(metadata).length) last.metadata = { ...last.metadata, ...metadata };
+    if (record.systemLogs.length)
+      last.system_logs = [...(last.system_logs ?? []), ...record.systemLogs];
+  }
+  return {
+    id: record.id,
+    state: record.state,
+    ...record.received,
+    logs,
+    creation_time: record.createdAt,
+  };
+}

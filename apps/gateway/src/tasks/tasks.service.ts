@@ -1,0 +1,98 @@
+import { Injectable, NotFoundException } from '@nestjs/common';
+import { ForwardingService } from '@protes/distribution';
+import { InvalidPageTokenError, type TaskRecord, TaskStore, updateTask } from '@protes/persistence';
+import {
+  isTerminal,
+  type TesListTasksResponse,
+  type TesTask,
+  type TesTaskRequest,
+  toView,
+  type TesView,
+} from '@protes/tes';
+import { TaskEventBus } from '@protes/tracking';
+import { monotonicFactory } from 'ulid';
+import { InvalidRequestException } from '../common/tes-exception.filter';
+import type { ListQuery } from './list-query';
+import { toTesTask } from './task-presenter';
+
+/** Time-ordered ids: the store lists newest first by id and pages on it. */
+const newId = monotonicFactory();
+
+export const ANONYMOUS = 'anonymous';
+
+@Injectable()
+export class TasksService {
+  constructor(
+    private readonly store: TaskStore,
+    private readonly forwarding: ForwardingService,
+    private readonly events: TaskEventBus,
+  ) {}
+
+  /**
+   * Stores the task before anything leaves the process, then forwards it. The client gets the id
+   * whatever happens next: if no node takes the task, it can read why in the task's logs.
+   */
+  async create(task: TesTaskRequest, owner = ANONYMOUS): Promise<string> {
+    const now = new Date().toISOString();
+    const record: TaskRecord = {
+      id: newId().toLowerCase(),
+      owner,
+      state: 'QUEUED',
+      name: task.name,
+      tags: task.tags ?? {},
+      received: task,
+      attempts: [],
+      remoteLogs: [],
+      systemLogs: [],
+      cancelRequested: false,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+    };
+    await this.store.create(record);
+    const forwarded = await this.forwarding.forward(record);
+    if (forwarded?.node) this.events.publish({ type: 'forwarded', taskId: record.id });
+    return record.id;
+  }
+
+  async get(id: string, view: TesView, owner = ANONYMOUS): Promise<TesTask> {
+    return toView(toTesTask(await this.find(id, owner)), view);
+  }
+
+  async list(query: ListQuery, owner = ANONYMOUS): Promise<TesListTasksResponse> {
+    try {
+      const page = await this.store.list({ ...query, owner });
+      const tasks = page.records.map((r) => toView(toTesTask(r), query.view));
+      return page.nextPageToken ? { tasks, next_page_token: page.nextPageToken } : { tasks };
+    } catch (error) {
+      if (error instanceof InvalidPageTokenError) {
+        throw new InvalidRequestException([{ field: 'page_token', reason: error.message }]);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Asks for the task to end. A terminal task is left as it is; an active one is marked and the
+   * tracker cancels it on its node (and keeps retrying while the node does not answer).
+   */
+  async cancel(id: string, owner = ANONYMOUS): Promise<void> {
+    await this.find(id, owner);
+    const updated = await updateTask(this.store, id, (current) => {
+      if (isTerminal(current.state) || current.cancelRequested) return undefined;
+      return {
+        ...current,
+        state: 'CANCELING',
+        cancelRequested: true,
+        updatedAt: new Date().toISOString(),
+      };
+    });
+    if (updated?.cancelRequested) this.events.publish({ type: 'cancel-requested', taskId: id });
+  }
+
+  private async find(id: string, owner: string): Promise<TaskRecord> {
+    const record = await this.store.get(id);
+    if (!record || record.owner !== owner) throw new NotFoundException(`task ${id} not found`);
+    return record;
+  }
+}

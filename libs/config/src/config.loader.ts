@@ -1,0 +1,107 @@
+import type { TObject, TSchema } from '@sinclair/typebox';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { readFileSync } from 'node:fs';
+import { load as parseYaml } from 'js-yaml';
+import { type ProtesConfig, ProtesConfigSchema } from './config.schema';
+
+export class ConfigError extends Error {}
+
+const ENV_PREFIX = 'PROTES_';
+/** Variables that belong to the loader itself, not to a key. */
+const LOADER_VARIABLES = new Set(['PROTES_CONFIG']);
+
+const upperSnake = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+
+/** `['store','sqlitePath']` → `PROTES_STORE__SQLITE_PATH` */
+export const envNameOf = (path: string[]) => ENV_PREFIX + path.map(upperSnake).join('__');
+
+/**
+ * Every leaf key of the schema with its path. Objects are walked; arrays (like `nodes`) are leaves,
+ * set from the environment as JSON or YAML.
+ */
+export function configKeys(
+  schema: TSchema = ProtesConfigSchema,
+  path: string[] = [],
+): { path: string[]; schema: TSchema }[] {
+  if (schema.type === 'object' && schema.properties) {
+    return Object.entries((schema as TObject).properties).flatMap(([key, sub]) =>
+      configKeys(sub, [...path, key]),
+    );
+  }
+  return [{ path, schema }];
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]] = value;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv, into: Record<string, unknown>): void {
+  const known = new Map(configKeys().map((k) => [envNameOf(k.path), k]));
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || LOADER_VARIABLES.has(name) || raw === undefined) continue;
+    const key = known.get(name);
+    if (!key)
+      throw new ConfigError(`unknown environment variable ${name}: no such configuration key`);
+    // Strings stay strings; numbers, booleans, lists and objects are read as YAML.
+    const value = key.schema.type === 'string' || key.schema.anyOf ? raw : parseYaml(raw);
+    setPath(into, key.path, value);
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+addFormats(ajv);
+const validate = ajv.compile<ProtesConfig>(ProtesConfigSchema);
+
+/**
+ * Reads the YAML file named by PROTES_CONFIG (if any), applies PROTES_* environment overrides,
+ * fills defaults and validates. Any unknown key or bad value throws a ConfigError naming it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProtesConfig {
+  let raw: unknown = {};
+  const file = env.PROTES_CONFIG;
+  if (file) {
+    try {
+      raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+    } catch (error) {
+      throw new ConfigError(`cannot read configuration file ${file}: ${(error as Error).message}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw))
+      throw new ConfigError(`${file}: the top level must be a mapping`);
+  }
+  const merged = structuredClone(raw) as Record<string, unknown>;
+  fromEnv(env, merged);
+  if (!validate(merged)) {
+    const reasons = (validate.errors ?? []).map((e) => {
+      const at = e.instancePath.split('/').slice(1).join('.') || '(top level)';
+      if (e.keyword === 'additionalProperties')
+        return `${at === '(top level)' ? '' : `${at}.`}${String(e.params.additionalProperty)}: unknown key`;
+      return `${at}: ${e.message ?? 'is invalid'}`;
+    });
+    throw new ConfigError(
+      `invalid configuration${file ? ` (${file})` : ''}: ${[...new Set(reasons)].join('; ')}`,
+    );
+  }
+  checkConsistency(merged);
+  return merged;
+}
+
+function checkConsistency(config: ProtesConfig): void {
+  const names = config.nodes.map((n) => n.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate) throw new ConfigError(`nodes: the name ${duplicate} is used twice`);
+  if (config.store.driver === 'mongo' && !config.store.mongoUrl) {
+    throw new ConfigError(
+      `store.mongoUrl: is required when store.driver is mongo (${envNameOf(['store', 'mongoUrl'])})`,
+    );
+  }
+  if (config.tracker.maxPollMs < config.tracker.minPollMs) {
+    throw new ConfigError('tracker.maxPollMs: must not be smaller than tracker.minPollMs');
+  }
+}

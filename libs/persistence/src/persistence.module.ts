@@ -1,0 +1,47 @@
+import { Module, type OnApplicationShutdown } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { MongoTaskStore } from './mongo-task-store';
+import {
+  PERSISTENCE_MODULE_OPTIONS,
+  PersistenceConfigurableModule,
+  type PersistenceModuleOptions,
+} from './persistence.module-definition';
+import { SqliteTaskStore } from './sqlite-task-store';
+import { TaskStore } from './task-store';
+import { TaskStoreHealthIndicator } from './task-store.health';
+
+function openTaskStore(options: PersistenceModuleOptions): TaskStore | Promise<TaskStore> {
+  switch (options.driver) {
+    case 'sqlite':
+      return new SqliteTaskStore({ path: options.path, busyTimeoutMs: options.busyTimeoutMs });
+    case 'mongo':
+      return MongoTaskStore.connect(options.url);
+  }
+}
+
+/**
+ * Provides the TaskStore (the abstract class is the DI token) for the configured driver, and its
+ * health indicator. `forRoot(options)` / `forRootAsync({ useFactory, inject })`.
+ */
+@Module({
+  imports: [TerminusModule],
+  providers: [
+    { provide: TaskStore, useFactory: openTaskStore, inject: [PERSISTENCE_MODULE_OPTIONS] },
+    TaskStoreHealthIndicator,
+  ],
+  exports: [TaskStore, TaskStoreHealthIndicator],
+})
+export class PersistenceModule
+  extends PersistenceConfigurableModule
+  implements OnApplicationShutdown
+{
+  constructor(private readonly store: TaskStore) {
+    super();
+  }
+
+  // Not onModuleDestroy: other modules may still write in their own destroy and before-shutdown
+  // hooks, which all run before any onApplicationShutdown.
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+}

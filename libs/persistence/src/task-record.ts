@@ -1,0 +1,70 @@
+import type { TesState, TesTaskLog, TesTaskRequest } from '@protes/tes';
+
+/** One try at handing a task to a TES node. */
+export interface ForwardAttempt {
+  node: string;
+  at: string;
+  /** The node's id for the task, when the node accepted it. */
+  remoteId?: string;
+  /** Why the node did not take it (connection error, timeout, HTTP status and body). */
+  error?: string;
+}
+
+/**
+ * What the gateway keeps of a task. The store is the source of truth: the API answers from it, and
+ * the tracker resumes from it after any restart. No secret is ever kept here.
+ */
+export interface TaskRecord {
+  /** The gateway's id, the only one clients see. Time-ordered: newer ids sort after older ones. */
+  id: string;
+  /** Who submitted it (the authenticated subject, or 'anonymous'). */
+  owner: string;
+  state: TesState;
+  /** Copied out of `received` so the store can filter and index on them. */
+  name?: string;
+  tags: Record<string, string>;
+  /** The task exactly as validated from the client, unknown fields dropped. */
+  received: TesTaskRequest;
+  /** The task as sent to the node, after the middleware chain rewrote it. */
+  forwarded?: TesTaskRequest;
+  /** The node that runs it and the node's id for it. */
+  node?: string;
+  remoteId?: string;
+  attempts: ForwardAttempt[];
+  /** The node's task logs, as last read from it (executor logs, exit codes, outputs). */
+  remoteLogs: TesTaskLog[];
+  /** The gateway's own notes on the task: why forwarding failed, why it was canceled, etc. */
+  systemLogs: string[];
+  /** Set when a client asked to cancel and the node has not confirmed it yet. */
+  cancelRequested: boolean;
+  /** RFC 3339 timestamps. */
+  createdAt: string;
+  updatedAt: string;
+  endedAt?: string;
+  /** Optimistic concurrency: bumped by every write; a write with a stale version is refused. */
+  version: number;
+}
+
+/** Zipped `tag_key`/`tag_value` filter entries; an empty value matches any value of the key. */
+export interface TagFilter {
+  key: string;
+  value: string;
+}
+
+export interface TaskQuery {
+  /** Only this owner's tasks; omitted for an administrator's view of all. */
+  owner?: string;
+  /** A literal prefix of the task name (never a pattern). */
+  namePrefix?: string;
+  state?: TesState;
+  tags?: TagFilter[];
+  pageSize: number;
+  /** Opaque token from a previous page. */
+  pageToken?: string;
+}
+
+export interface TaskPage {
+  records: TaskRecord[];
+  /** Present only when more records may follow. */
+  nextPageToken?: string;
+}

@@ -1,0 +1,4 @@
+export * from './models';
+export * from './tes-node.client';
+export * from './validation';
+export * from './views';

@@ -1,0 +1,136 @@
+import type { HttpService } from '@nestjs/axios';
+import { isAxiosError } from 'axios';
+import type {
+  TesCreateTaskResponse,
+  TesListTasksResponse,
+  TesServiceInfo,
+  TesTask,
+  TesTaskRequest,
+  TesView,
+} from './models';
+
+/** How a call to a TES node failed; all but `rejected` mean "try elsewhere or later". */
+export type TesNodeFailure = 'unreachable' | 'timeout' | 'server' | 'rejected' | 'not-found';
+
+export class TesNodeError extends Error {
+  constructor(
+    readonly node: string,
+    readonly kind: TesNodeFailure,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(`${node}: ${message}`);
+  }
+
+  /** Connection errors, timeouts and 5xx: the node may work later, another node may work now. */
+  get retryable(): boolean {
+    return this.kind === 'unreachable' || this.kind === 'timeout' || this.kind === 'server';
+  }
+}
+
+export interface TesNodeTarget {
+  name: string;
+  /** Base URL of the node's TES API, e.g. http://host:8000/ga4gh/tes/v1 */
+  url: string;
+  credentials?: { bearer?: string; username?: string; password?: string };
+}
+
+export interface ListOptions {
+  view?: TesView;
+  pageSize?: number;
+  pageToken?: string;
+  namePrefix?: string;
+  state?: string;
+}
+
+const BODY_EXCERPT = 300;
+
+/** The axios instance @nestjs/axios provides (typed through it: axios ships ESM and CJS types). */
+type Http = HttpService['axiosRef'];
+type Request = Parameters<Http['request']>[0];
+
+/** A thin TES 1.1 client for one node, over a shared axios instance (from @nestjs/axios). */
+export class TesNodeClient {
+  constructor(
+    private readonly http: Http,
+    readonly target: TesNodeTarget,
+    private readonly timeoutMs: number,
+  ) {}
+
+  createTask(task: TesTaskRequest): Promise<TesCreateTaskResponse> {
+    return this.call<TesCreateTaskResponse>({ method: 'POST', url: '/tasks', data: task });
+  }
+
+  getTask(id: string, view: TesView = 'FULL'): Promise<TesTask> {
+    return this.call<TesTask>({
+      method: 'GET',
+      url: `/tasks/${encodeURIComponent(id)}`,
+      params: { view },
+    });
+  }
+
+  listTasks(options: ListOptions = {}): Promise<TesListTasksResponse> {
+    const params = {
+      view: options.view,
+      page_size: options.pageSize,
+      page_token: options.pageToken,
+      name_prefix: options.namePrefix,
+      state: options.state,
+    };
+    return this.call<TesListTasksResponse>({ method: 'GET', url: '/tasks', params });
+  }
+
+  async cancelTask(id: string): Promise<void> {
+    await this.call({ method: 'POST', url: `/tasks/${encodeURIComponent(id)}:cancel`, data: {} });
+  }
+
+  serviceInfo(): Promise<TesServiceInfo> {
+    return this.call<TesServiceInfo>({ method: 'GET', url: '/service-info' });
+  }
+
+  private headers(): Record<string, string> {
+    const c = this.target.credentials;
+    if (c?.bearer) return { authorization: `Bearer ${c.bearer}` };
+    if (c?.username !== undefined) {
+      return {
+        authorization: `Basic ${Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64')}`,
+      };
+    }
+    return {};
+  }
+
+  private async call<T>(request: Request): Promise<T> {
+    try {
+      const response = await this.http.request<T>({
+        ...request,
+        baseURL: this.target.url.replace(/\/+$/, ''),
+        timeout: this.timeoutMs,
+        headers: { accept: 'application/json', ...this.headers() },
+        validateStatus: (status) => status >= 200 && status < 300,
+      });
+      return response.data;
+    } catch (error) {
+      throw this.classify(error);
+    }
+  }
+
+  private classify(error: unknown): TesNodeError {
+    const name = this.target.name;
+    if (!isAxiosError(error)) return new TesNodeError(name, 'unreachable', String(error));
+    if (error.response) {
+      const { status } = error.response;
+      const data: unknown = error.response.data;
+      const body = (typeof data === 'string' ? data : (JSON.stringify(data) ?? '')).slice(
+        0,
+        BODY_EXCERPT,
+      );
+      const kind: TesNodeFailure =
+        status >= 500 ? 'server' : status === 404 ? 'not-found' : 'rejected';
+      return new TesNodeError(name, kind, `HTTP ${status} ${body}`, status);
+    }
+    if (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT') {
+      return new TesNodeError(name, 'timeout', `no answer within ${this.timeoutMs} ms`);
+    }
+    return new TesNodeError(name, 'unreachable', `${error.code ?? 'error'}: ${error.message}`);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './task-events';
+export * from './tracker.service';
+export * from './tracking.module';

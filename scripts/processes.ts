@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** The repository root: the nearest folder with a package.json, from source or from dist/. */
+function repoRoot(dir = __dirname): string {
+  return existsSync(join(dir, 'package.json')) ? dir : repoRoot(dirname(dir));
+}
+
+/** Where the compiled apps are (`npm run build`): tests and the demo run them as users do. */
+export const DIST = join(repoRoot(), 'dist');
+export const GATEWAY_MAIN = join(DIST, 'apps/gateway/src/main.js');
+export const SIM_MAIN = join(DIST, 'apps/tes-sim/src/main.js');
+
+export interface Started {
+  child: ChildProcess;
+  /** The URL the process printed when it began listening. */
+  url: string;
+  /** Everything it wrote to stderr so far, for failure messages. */
+  stderr: () => string;
+  /** SIGTERM, then SIGKILL after a grace period; resolves when the process is gone. */
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+/**
+ * Starts a Node program and resolves once it prints a line containing a URL that matches `ready`
+ * (the apps print one such line when they listen). Rejects if it exits first or takes too long.
+ */
+export function startNode(
+  main: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; ready: RegExp; timeoutMs?: number; inheritOutput?: boolean },
+): Promise<Started> {
+  const child = spawn(process.execPath, [main, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (options.inheritOutput) process.stderr.write(chunk);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop('SIGKILL');
+      reject(
+        new Error(`${main} did not start within ${options.timeoutMs ?? 20_000} ms:\n${stderr}`),
+      );
+    }, options.timeoutMs ?? 20_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (options.inheritOutput) process.stdout.write(chunk);
+      stdout += chunk.toString();
+      const match = options.ready.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1], stderr: () => stderr, stop });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${main} exited with ${code} before it was ready:\n${stderr}`));
+    });
+  });
+}
+
+export const SIM_READY = /tes-sim \S+ listening on (http:\/\/\S+)/;
+export const GATEWAY_READY = /proTES gateway listening on (http:\/\/\S+)/;
+
+export interface SimOptions {
+  name: string;
+  latitude?: number;
+  longitude?: number;
+  args?: string[];
+}
+
+export function startSimulator(sim: SimOptions, port = 0): Promise<Started> {
+  const args = ['--name', sim.name, '--port', String(port)];
+  if (sim.latitude !== undefined) args.push('--latitude', String(sim.latitude));
+  if (sim.longitude !== undefined) args.push('--longitude', String(sim.longitude));
+  return startNode(SIM_MAIN, [...args, ...(sim.args ?? [])], { ready: SIM_READY });
+}
+
+/** Starts the gateway; configuration comes as PROTES_* variables (see the README). */
+export function startGateway(env: NodeJS.ProcessEnv, inheritOutput = false): Promise<Started> {
+  return startNode(GATEWAY_MAIN, [], { env, ready: GATEWAY_READY, inheritOutput });
+}
+
+/** The PROTES_NODES value for a set of running simulators. */
+export function nodesEnv(nodes: { name: string; url: string }[]): string {
+  return JSON.stringify(nodes.map((n) => ({ name: n.name, url: `${n.url}/ga4gh/tes/v1` })));
+}
