@@ -6,6 +6,7 @@ import { DistributionModule } from '@protes/distribution';
 import { PersistenceModule } from '@protes/persistence';
 import { TrackingModule } from '@protes/tracking';
 import { TesExceptionFilter } from './common/tes-exception.filter';
+import { DocsController } from './docs/docs.controller';
 import { HealthController } from './health/health.controller';
 import { ServiceInfoController } from './service-info/service-info.controller';
 import { TasksController } from './tasks/tasks.controller';
@@ -30,7 +31,7 @@ export class GatewayModule {
         TrackingModule,
         TerminusModule,
       ],
-      controllers: [TasksController, ServiceInfoController, HealthController],
+      controllers: [TasksController, ServiceInfoController, HealthController, DocsController],
       providers: [TasksService, { provide: APP_FILTER, useClass: TesExceptionFilter }],
     };
   }

@@ -10,6 +10,15 @@ export class ConfigError extends Error {}
 const ENV_PREFIX = 'PROTES_';
 /** Variables that belong to the loader itself, not to a key. */
 const LOADER_VARIABLES = new Set(['PROTES_CONFIG']);
+/**
+ * Kubernetes gives every pod variables for each Service of its namespace: Services `protes` and
+ * `protes-mongodb` yield PROTES_SERVICE_HOST, PROTES_MONGODB_PORT=tcp://…, PROTES_PORT_8080_TCP…
+ * They are not configuration and must not stop the process.
+ */
+const SERVICE_LINK = /^PROTES(_\w+)?_(SERVICE_(HOST|PORT(_\w+)?)|PORT_\d+_(TCP|UDP|SCTP)(_\w+)?)$/;
+const SERVICE_LINK_PORT = /^PROTES(_\w+)?_PORT$/;
+const isServiceLink = (name: string, value: string) =>
+  SERVICE_LINK.test(name) || (SERVICE_LINK_PORT.test(name) && /^(tcp|udp|sctp):\/\//.test(value));
 
 const upperSnake = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 
@@ -47,10 +56,24 @@ function fromEnv(env: NodeJS.ProcessEnv, into: Record<string, unknown>): void {
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || LOADER_VARIABLES.has(name) || raw === undefined) continue;
     const key = known.get(name);
+    if (!key && isServiceLink(name, raw)) continue;
     if (!key)
       throw new ConfigError(`unknown environment variable ${name}: no such configuration key`);
     // Strings stay strings; numbers, booleans, lists and objects are read as YAML.
-    const value = key.schema.type === 'string' || key.schema.anyOf ? raw : parseYaml(raw);
+    let value: unknown = raw;
+    if (key.schema.type !== 'string' && !key.schema.anyOf) {
+      try {
+        value = parseYaml(raw);
+      } catch (error) {
+        // Only the reason and position: the value itself may hold node credentials.
+        const { reason, mark } = error as {
+          reason?: string;
+          mark?: { line: number; column: number };
+        };
+        const at = mark ? ` at line ${mark.line + 1}, column ${mark.column + 1}` : '';
+        throw new ConfigError(`${name}: not valid YAML or JSON (${reason ?? 'unreadable'}${at})`);
+      }
+    }
     setPath(into, key.path, value);
   }
 }

@@ -1,3 +1,4 @@
+export * from './list-query';
 export * from './models';
 export * from './tes-node.client';
 export * from './validation';

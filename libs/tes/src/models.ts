@@ -201,6 +201,7 @@ export const TES_SCHEMAS: Readonly<Record<string, TSchema>> = {
   tesExecutorLog: TesExecutorLogSchema,
   tesOutputFileLog: TesOutputFileLogSchema,
   tesTaskLog: TesTaskLogSchema,
+  tesTaskRequest: TesTaskRequestSchema,
   tesTask: TesTaskSchema,
   tesCreateTaskResponse: TesCreateTaskResponseSchema,
   tesListTasksResponse: TesListTasksResponseSchema,

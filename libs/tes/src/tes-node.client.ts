@@ -1,12 +1,13 @@
 import type { HttpService } from '@nestjs/axios';
 import { isAxiosError } from 'axios';
-import type {
-  TesCreateTaskResponse,
-  TesListTasksResponse,
-  TesServiceInfo,
-  TesTask,
-  TesTaskRequest,
-  TesView,
+import {
+  TES_STATES,
+  type TesCreateTaskResponse,
+  type TesListTasksResponse,
+  type TesServiceInfo,
+  type TesTask,
+  type TesTaskRequest,
+  type TesView,
 } from './models';
 
 /** How a call to a TES node failed; all but `rejected` mean "try elsewhere or later". */
@@ -49,6 +50,15 @@ const BODY_EXCERPT = 300;
 type Http = HttpService['axiosRef'];
 type Request = Parameters<Http['request']>[0];
 
+/** Checks of 2xx answers: a proxy's HTML page or an answer without an id is not a TES answer. */
+const isObject = (data: unknown): data is Record<string, unknown> =>
+  typeof data === 'object' && data !== null && !Array.isArray(data);
+const hasId = (data: unknown) => isObject(data) && typeof data.id === 'string' && data.id !== '';
+/** TES: a missing state means UNKNOWN (protobuf-based servers omit it). */
+const hasState = (data: unknown) =>
+  isObject(data) &&
+  (data.state === undefined || (TES_STATES as readonly unknown[]).includes(data.state));
+
 /** A thin TES 1.1 client for one node, over a shared axios instance (from @nestjs/axios). */
 export class TesNodeClient {
   constructor(
@@ -58,15 +68,20 @@ export class TesNodeClient {
   ) {}
 
   createTask(task: TesTaskRequest): Promise<TesCreateTaskResponse> {
-    return this.call<TesCreateTaskResponse>({ method: 'POST', url: '/tasks', data: task });
+    return this.call<TesCreateTaskResponse>(
+      { method: 'POST', url: '/tasks', data: task },
+      hasId,
+      'an id',
+    );
   }
 
-  getTask(id: string, view: TesView = 'FULL'): Promise<TesTask> {
-    return this.call<TesTask>({
-      method: 'GET',
-      url: `/tasks/${encodeURIComponent(id)}`,
-      params: { view },
-    });
+  async getTask(id: string, view: TesView = 'FULL'): Promise<TesTask> {
+    const task = await this.call<TesTask>(
+      { method: 'GET', url: `/tasks/${encodeURIComponent(id)}`, params: { view } },
+      hasState,
+      'a TES state',
+    );
+    return { ...task, state: task.state ?? 'UNKNOWN' };
   }
 
   listTasks(options: ListOptions = {}): Promise<TesListTasksResponse> {
@@ -99,7 +114,12 @@ export class TesNodeClient {
     return {};
   }
 
-  private async call<T>(request: Request): Promise<T> {
+  private async call<T>(
+    request: Request,
+    valid: (data: unknown) => boolean = () => true,
+    expected = '',
+  ): Promise<T> {
+    let data: T;
     try {
       const response = await this.http.request<T>({
         ...request,
@@ -108,10 +128,18 @@ export class TesNodeClient {
         headers: { accept: 'application/json', ...this.headers() },
         validateStatus: (status) => status >= 200 && status < 300,
       });
-      return response.data;
+      data = response.data;
     } catch (error) {
       throw this.classify(error);
     }
+    if (!valid(data)) {
+      const body = (typeof data === 'string' ? data : (JSON.stringify(data) ?? '')).slice(
+        0,
+        BODY_EXCERPT,
+      );
+      throw new TesNodeError(this.target.name, 'server', `answer without ${expected}: ${body}`);
+    }
+    return data;
   }
 
   private classify(error: unknown): TesNodeError {

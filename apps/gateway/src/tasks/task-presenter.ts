@@ -17,7 +17,12 @@ export function toTesTask(record: TaskRecord): TesTask {
       )
       .join('; ');
   }
-  const logs: TesTaskLog[] = record.remoteLogs.map((log) => ({ ...log }));
+  // Nodes that omit empty lists (as protobuf-based servers do) still give valid TES here.
+  const logs: TesTaskLog[] = record.remoteLogs.map((log) => ({
+    ...log,
+    logs: log.logs ?? [],
+    outputs: log.outputs ?? [],
+  }));
   if (logs.length === 0 && (Object.keys(metadata).length || record.systemLogs.length)) {
     logs.push({ logs: [], outputs: [] });
   }

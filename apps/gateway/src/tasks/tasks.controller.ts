@@ -43,7 +43,7 @@ export class TasksController {
   }
 
   // Fastify reads `::` as a literal colon: this is POST /tasks/{id}:cancel.
-  @Post('tasks/:id::cancel')
+  @Post('tasks/:id(^.+)::cancel')
   @HttpCode(200)
   async cancel(@Param('id') id: string): Promise<Record<string, never>> {
     await this.tasks.cancel(id);

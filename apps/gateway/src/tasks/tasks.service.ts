@@ -12,7 +12,7 @@ import {
 import { TaskEventBus } from '@protes/tracking';
 import { monotonicFactory } from 'ulid';
 import { InvalidRequestException } from '../common/tes-exception.filter';
-import type { ListQuery } from './list-query';
+import type { ListQuery } from '@protes/tes';
 import { toTesTask } from './task-presenter';
 
 /** Time-ordered ids: the store lists newest first by id and pages on it. */

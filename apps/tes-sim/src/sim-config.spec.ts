@@ -1,0 +1,146 @@
+import { loadSimConfig, resolveSimConfig, SIM_DEFAULTS, SimConfigError } from './sim-config';
+
+describe('loadSimConfig', () => {
+  it('gives the defaults with no flags and no environment', () => {
+    const { config, help } = loadSimConfig([], {});
+    expect(help).toBe(false);
+    expect(config).toMatchObject({ ...SIM_DEFAULTS, id: 'org.ga4gh.tes-sim.tes-sim' });
+    expect(Number.isInteger(config.seed)).toBe(true);
+  });
+
+  it('reads every flag, in both --flag value and --flag=value forms', () => {
+    const { config } = loadSimConfig(
+      [
+        '--name',
+        'eu-1',
+        '--host',
+        '0.0.0.0',
+        '--port=8081',
+        '--latitude',
+        '52.5',
+        '--longitude=-13.4',
+        '--queued-ms',
+        '1',
+        '--initializing-ms',
+        '2',
+        '--running-ms',
+        '3',
+        '--failure-rate',
+        '0.25',
+        '--failure-kind',
+        'preempted',
+        '--latency-ms',
+        '4',
+        '--refuse-ms',
+        '5',
+        '--error-ms',
+        '6',
+        '--list',
+        'false',
+        '--seed',
+        '42',
+        '--log-level',
+        'debug',
+        '--id',
+        'org.example.eu-1',
+      ],
+      {},
+    );
+    expect(config).toEqual({
+      name: 'eu-1',
+      id: 'org.example.eu-1',
+      host: '0.0.0.0',
+      port: 8081,
+      latitude: 52.5,
+      longitude: -13.4,
+      queuedMs: 1,
+      initializingMs: 2,
+      runningMs: 3,
+      failureRate: 0.25,
+      failureKind: 'PREEMPTED',
+      latencyMs: 4,
+      refuseMs: 5,
+      errorMs: 6,
+      list: false,
+      seed: 42,
+      logLevel: 'debug',
+    });
+  });
+
+  it('falls back to SIM_ variables, and flags win over them', () => {
+    const { config } = loadSimConfig(['--port', '9000'], {
+      SIM_PORT: '1234',
+      SIM_NAME: 'from-env',
+      SIM_RUNNING_MS: '77',
+      SIM_LIST: 'false',
+      SIM_SEED: '',
+    });
+    expect(config).toMatchObject({ port: 9000, name: 'from-env', runningMs: 77, list: false });
+    expect(config.id).toBe('org.ga4gh.tes-sim.from-env');
+  });
+
+  it('derives a stable seed per name', () => {
+    const a = loadSimConfig(['--name', 'a'], {}).config.seed;
+    expect(loadSimConfig(['--name', 'a'], {}).config.seed).toBe(a);
+    expect(loadSimConfig(['--name', 'b'], {}).config.seed).not.toBe(a);
+  });
+
+  it('takes --no-list', () => {
+    expect(loadSimConfig(['--no-list'], {}).config.list).toBe(false);
+    expect(() => loadSimConfig(['--no-list', '--list', 'true'], {})).toThrow(/--no-list/);
+  });
+
+  it('reads --help', () => {
+    expect(loadSimConfig(['-h'], {}).help).toBe(true);
+  });
+
+  it.each([
+    [['--port', 'abc'], /--port must be an integer from 0 to 65535 \(got "abc"\)/],
+    [['--port', '70000'], /--port must be an integer from 0 to 65535/],
+    [['--port', ''], /--port must be an integer/],
+    [['--queued-ms=-1'], /--queued-ms must be an integer/],
+    [['--queued-ms', '-1'], /--queued-ms/],
+    [['--running-ms', '1.5'], /--running-ms must be an integer/],
+    [['--failure-rate', '1.5'], /--failure-rate must be a number from 0 to 1/],
+    [
+      ['--failure-kind', 'CANCELED'],
+      /--failure-kind must be one of EXECUTOR_ERROR, SYSTEM_ERROR, PREEMPTED/,
+    ],
+    [['--latitude', '91'], /--latitude must be a number from -90 to 90/],
+    [['--longitude', 'east'], /--longitude must be a number from -180 to 180/],
+    [['--list', 'maybe'], /--list must be true or false/],
+    [['--log-level', 'loud'], /--log-level must be one of/],
+    [['--name', 'has space'], /--name must be a short name/],
+    [['--colour', 'red'], /--colour/],
+    [['--port'], /--port/],
+    [['stray'], /stray/],
+  ])('names the bad flag in %j', (argv, message) => {
+    expect(() => loadSimConfig(argv, {})).toThrow(SimConfigError);
+    expect(() => loadSimConfig(argv, {})).toThrow(message);
+  });
+
+  it('names the variable and its flag when the environment is wrong', () => {
+    expect(() => loadSimConfig([], { SIM_ERROR_MS: 'soon' })).toThrow(
+      /SIM_ERROR_MS \(--error-ms\) must be an integer/,
+    );
+  });
+});
+
+describe('resolveSimConfig', () => {
+  it('fills defaults around the options given', () => {
+    expect(resolveSimConfig({ name: 'x', runningMs: 5 })).toMatchObject({
+      name: 'x',
+      runningMs: 5,
+      port: 0,
+    });
+  });
+
+  it('names a bad or unknown option', () => {
+    expect(() => resolveSimConfig({ failureRate: 2 })).toThrow(
+      /option failureRate must be a number from 0 to 1/,
+    );
+    expect(() => resolveSimConfig({ runMs: 5 } as never)).toThrow(
+      /unknown simulator option "runMs"/,
+    );
+  });
+});

@@ -1,0 +1,295 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * The simulator's configuration: from command-line flags, with `SIM_*` environment variables as
+ * fallbacks, or from an options object when started in-process. Every value is checked here, and a
+ * bad one names the flag (or variable, or option) it came from.
+ */
+
+export const SIM_FAILURE_KINDS = ['EXECUTOR_ERROR', 'SYSTEM_ERROR', 'PREEMPTED'] as const;
+export type SimFailureKind = (typeof SIM_FAILURE_KINDS)[number];
+
+export const SIM_LOG_LEVELS = [
+  'silent',
+  'fatal',
+  'error',
+  'warn',
+  'log',
+  'debug',
+  'verbose',
+] as const;
+export type SimLogLevel = (typeof SIM_LOG_LEVELS)[number];
+
+export interface SimConfig {
+  /** Shown in the listening line, service-info and task metadata. */
+  name: string;
+  /** service-info `id`; defaults to `org.ga4gh.tes-sim.<name>`. */
+  id: string;
+  host: string;
+  /** 0 picks a free port; the real one is printed. */
+  port: number;
+  latitude?: number;
+  longitude?: number;
+  queuedMs: number;
+  initializingMs: number;
+  runningMs: number;
+  /** Share of tasks (0..1) that end in `failureKind` instead of COMPLETE. */
+  failureRate: number;
+  failureKind: SimFailureKind;
+  /** Added to every TES request before it is answered. */
+  latencyMs: number;
+  /** At start, do not accept connections for this long. */
+  refuseMs: number;
+  /** At start, answer 503 on every TES route for this long. */
+  errorMs: number;
+  /** When false, `GET /tasks` answers 501, as a node that cannot list. */
+  list: boolean;
+  /** Seed of the failure draw; defaults to a hash of the name, so each node has its own. */
+  seed: number;
+  logLevel: SimLogLevel;
+}
+
+/** What `startSimulator` accepts: any subset of the configuration; the rest takes its default. */
+export type SimOptions = Partial<SimConfig>;
+
+export const SIM_CONFIG = Symbol('SIM_CONFIG');
+
+export class SimConfigError extends Error {
+  override name = 'SimConfigError';
+}
+
+export const SIM_DEFAULTS = {
+  name: 'tes-sim',
+  host: '127.0.0.1',
+  port: 0,
+  queuedMs: 200,
+  initializingMs: 300,
+  runningMs: 2000,
+  failureRate: 0,
+  failureKind: 'EXECUTOR_ERROR',
+  latencyMs: 0,
+  refuseMs: 0,
+  errorMs: 0,
+  list: true,
+  logLevel: 'warn',
+} as const satisfies Partial<SimConfig>;
+
+const MAX_MS = 24 * 60 * 60 * 1000;
+
+type Check<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+interface Setting<T> {
+  key: keyof SimConfig;
+  flag: string;
+  /** How a flag or variable's text becomes a value. */
+  parse: (raw: string) => Check<T>;
+  /** Whether a value (parsed, or given in-process) is acceptable. */
+  check: (value: unknown) => Check<T>;
+}
+
+function integerCheck(min: number, max: number): (value: unknown) => Check<number> {
+  return (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+      ? { ok: true, value }
+      : { ok: false, reason: `must be an integer from ${min} to ${max}` };
+}
+
+function numberCheck(min: number, max: number): (value: unknown) => Check<number> {
+  return (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max
+      ? { ok: true, value }
+      : { ok: false, reason: `must be a number from ${min} to ${max}` };
+}
+
+function numeric(check: (value: unknown) => Check<number>): (raw: string) => Check<number> {
+  return (raw) => {
+    const text = raw.trim();
+    // Number('') is 0 and Number('0x10') is 16: only plain decimal notation is taken.
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text)) {
+      const bounds = check(Number.NaN);
+      return { ok: false, reason: bounds.ok ? 'must be a number' : bounds.reason };
+    }
+    return check(Number(text));
+  };
+}
+
+function oneOfCheck<T extends string>(values: readonly T[]): (value: unknown) => Check<T> {
+  return (value) =>
+    typeof value === 'string' && (values as readonly string[]).includes(value)
+      ? { ok: true, value: value as T }
+      : { ok: false, reason: `must be one of ${values.join(', ')}` };
+}
+
+function textCheck(pattern: RegExp, what: string): (value: unknown) => Check<string> {
+  return (value) =>
+    typeof value === 'string' && pattern.test(value)
+      ? { ok: true, value }
+      : { ok: false, reason: `must be ${what}` };
+}
+
+const booleanCheck = (value: unknown): Check<boolean> =>
+  typeof value === 'boolean' ? { ok: true, value } : { ok: false, reason: 'must be true or false' };
+
+function parseBoolean(raw: string): Check<boolean> {
+  const text = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return { ok: true, value: true };
+  if (['false', '0', 'no', 'off'].includes(text)) return { ok: true, value: false };
+  return { ok: false, reason: 'must be true or false' };
+}
+
+function setting<T>(
+  key: keyof SimConfig,
+  flag: string,
+  check: (value: unknown) => Check<T>,
+  parse?: (raw: string) => Check<T>,
+): Setting<T> {
+  return { key, flag, check, parse: parse ?? ((raw) => check(raw)) };
+}
+
+const durationCheck = integerCheck(0, MAX_MS);
+
+/** Every setting, in the order `--help` lists them. */
+const SETTINGS: readonly Setting<unknown>[] = [
+  setting(
+    'name',
+    'name',
+    textCheck(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a short name (letters, digits, . _ -)'),
+  ),
+  setting('id', 'id', textCheck(/^\S{1,200}$/, 'a non-empty identifier without spaces')),
+  setting('host', 'host', textCheck(/^\S{1,255}$/, 'a host name or address')),
+  setting('port', 'port', integerCheck(0, 65535), numeric(integerCheck(0, 65535))),
+  setting('latitude', 'latitude', numberCheck(-90, 90), numeric(numberCheck(-90, 90))),
+  setting('longitude', 'longitude', numberCheck(-180, 180), numeric(numberCheck(-180, 180))),
+  setting('queuedMs', 'queued-ms', durationCheck, numeric(durationCheck)),
+  setting('initializingMs', 'initializing-ms', durationCheck, numeric(durationCheck)),
+  setting('runningMs', 'running-ms', durationCheck, numeric(durationCheck)),
+  setting('failureRate', 'failure-rate', numberCheck(0, 1), numeric(numberCheck(0, 1))),
+  setting('failureKind', 'failure-kind', oneOfCheck(SIM_FAILURE_KINDS), (raw) =>
+    oneOfCheck(SIM_FAILURE_KINDS)(raw.trim().toUpperCase()),
+  ),
+  setting('latencyMs', 'latency-ms', durationCheck, numeric(durationCheck)),
+  setting('refuseMs', 'refuse-ms', durationCheck, numeric(durationCheck)),
+  setting('errorMs', 'error-ms', durationCheck, numeric(durationCheck)),
+  setting('list', 'list', booleanCheck, parseBoolean),
+  setting('seed', 'seed', integerCheck(0, 2 ** 32 - 1), numeric(integerCheck(0, 2 ** 32 - 1))),
+  setting('logLevel', 'log-level', oneOfCheck(SIM_LOG_LEVELS), (raw) =>
+    oneOfCheck(SIM_LOG_LEVELS)(raw.trim().toLowerCase()),
+  ),
+];
+
+export const envName = (flag: string): string => `SIM_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+/** FNV-1a: a stable default seed per node name. */
+function hashSeed(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const char of text) {
+    hash ^= char.codePointAt(0) ?? 0;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+function complete(values: Partial<SimConfig>): SimConfig {
+  const name = values.name ?? SIM_DEFAULTS.name;
+  return {
+    ...SIM_DEFAULTS,
+    ...values,
+    name,
+    id: values.id ?? `org.ga4gh.tes-sim.${name}`,
+    seed: values.seed ?? hashSeed(name),
+  };
+}
+
+/** Checks an in-process options object; an error names the option. */
+export function resolveSimConfig(options: SimOptions = {}): SimConfig {
+  const values: Partial<Record<keyof SimConfig, unknown>> = {};
+  const known = new Set<string>(SETTINGS.map((s) => s.key));
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new SimConfigError(`unknown simulator option "${key}"`);
+  }
+  for (const s of SETTINGS) {
+    const value = options[s.key];
+    if (value === undefined) continue;
+    const checked = s.check(value);
+    if (!checked.ok) {
+      throw new SimConfigError(`option ${s.key} ${checked.reason} (got ${JSON.stringify(value)})`);
+    }
+    values[s.key] = checked.value;
+  }
+  return complete(values as Partial<SimConfig>);
+}
+
+export interface CliConfig {
+  config: SimConfig;
+  help: boolean;
+}
+
+/**
+ * Reads flags (`--queued-ms 50` or `--queued-ms=50`), falling back to `SIM_*` variables. An unknown
+ * flag, a missing value or a bad value throws a `SimConfigError` naming it.
+ */
+export function loadSimConfig(
+  argv: readonly string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): CliConfig {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    'no-list': { type: 'boolean' },
+  };
+  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+  } catch (error) {
+    // parseArgs already names the flag ("Unknown option '--colour'", "Option '--port <value>'
+    // argument missing"); keep its words. (Not `instanceof Error`: under jest's VM the error comes
+    // from another realm.)
+    const message = (error as { message?: unknown }).message;
+    throw new SimConfigError(typeof message === 'string' ? message : String(error));
+  }
+  const flags = parsed.values as Record<string, string | boolean | undefined>;
+
+  const values: Partial<Record<keyof SimConfig, unknown>> = {};
+  for (const s of SETTINGS) {
+    const fromFlag = flags[s.flag];
+    const variable = envName(s.flag);
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[variable];
+    if (raw === undefined || (fromFlag === undefined && raw === '')) continue;
+    const source = typeof fromFlag === 'string' ? `--${s.flag}` : `${variable} (--${s.flag})`;
+    const checked = s.parse(raw);
+    if (!checked.ok) {
+      throw new SimConfigError(`${source} ${checked.reason} (got ${JSON.stringify(raw)})`);
+    }
+    values[s.key] = checked.value;
+  }
+  if (flags['no-list'] === true) {
+    if (typeof flags.list === 'string') {
+      throw new SimConfigError('--no-list and --list cannot both be given');
+    }
+    values.list = false;
+  }
+  return { config: complete(values as Partial<SimConfig>), help: flags.help === true };
+}
+
+export const SIM_USAGE = `Usage: tes-sim [flags]     (every flag also reads SIM_<FLAG> from the environment)
+
+  --name <name>              node name (default ${SIM_DEFAULTS.name})
+  --id <id>                  service-info id (default org.ga4gh.tes-sim.<name>)
+  --host <host>              address to listen on (default ${SIM_DEFAULTS.host})
+  --port <n>                 port; 0 picks a free one (default ${SIM_DEFAULTS.port})
+  --latitude <deg>           node location, shown in service-info
+  --longitude <deg>
+  --queued-ms <ms>           time in QUEUED (default ${SIM_DEFAULTS.queuedMs})
+  --initializing-ms <ms>     time in INITIALIZING (default ${SIM_DEFAULTS.initializingMs})
+  --running-ms <ms>          time in RUNNING (default ${SIM_DEFAULTS.runningMs})
+  --failure-rate <0..1>      share of tasks that fail (default ${SIM_DEFAULTS.failureRate})
+  --failure-kind <kind>      EXECUTOR_ERROR | SYSTEM_ERROR | PREEMPTED (default ${SIM_DEFAULTS.failureKind})
+  --seed <n>                 seed of the failure draw (default: a hash of the name)
+  --latency-ms <ms>          added to every TES request (default ${SIM_DEFAULTS.latencyMs})
+  --refuse-ms <ms>           refuse connections for this long after start (default 0)
+  --error-ms <ms>            answer 503 for this long after start (default 0)
+  --list <true|false>        serve GET /tasks; false answers 501 (default true); --no-list
+  --log-level <level>        silent | fatal | error | warn | log | debug | verbose (default ${SIM_DEFAULTS.logLevel})
+  -h, --help                 this text
+`;
