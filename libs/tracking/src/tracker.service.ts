@@ -160,6 +160,9 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       if (remote.state === 'PREEMPTED') {
         next.state = 'SYSTEM_ERROR';
         next.systemLogs = [...current.systemLogs, `task was preempted on node ${node.name}`];
+      } else if (current.cancelRequested && !isTerminal(remote.state)) {
+        // The node has not finished canceling yet: the client keeps seeing CANCELING.
+        next.state = 'CANCELING';
       } else {
         next.state = remote.state;
       }

@@ -1,0 +1,352 @@
+import type { TSchema } from '@sinclair/typebox';
+import {
+  type ErrorResponse,
+  ErrorResponseSchema,
+  schemaValidator,
+  TesCancelTaskResponseSchema,
+  type TesCreateTaskResponse,
+  TesCreateTaskResponseSchema,
+  type TesListTasksResponse,
+  TesListTasksResponseSchema,
+  type TesServiceInfo,
+  TesServiceInfoSchema,
+  type TesState,
+  type TesTask,
+  type TesTaskRequest,
+  TesTaskSchema,
+  type TesView,
+} from '@protes/tes';
+
+/** Where the gateway (and every TES node) serves the TES API. */
+export const TES_PATH = '/ga4gh/tes/v1';
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Called on timeout, to say what was last seen. */
+  describe?: () => string;
+}
+
+/**
+ * Polls `probe` until it gives a value other than undefined/null/false, and resolves with it.
+ * Rejects once `timeoutMs` has passed; an error thrown by the probe ends the wait at once.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  { timeoutMs = 10_000, intervalMs = 25, describe }: WaitOptions = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${describe ? `: ${describe()}` : ''}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+export const TERMINAL: readonly TesState[] = [
+  'COMPLETE',
+  'EXECUTOR_ERROR',
+  'SYSTEM_ERROR',
+  'CANCELED',
+  'PREEMPTED',
+];
+export const isTerminalState = (state: TesState): boolean => TERMINAL.includes(state);
+
+/** The gateway operations, named as in the TES OpenAPI document (plus the gateway's own). */
+export type Operation =
+  | 'CreateTask'
+  | 'ListTasks'
+  | 'GetTask'
+  | 'CancelTask'
+  | 'GetServiceInfo'
+  | 'OpenApi'
+  | 'Health'
+  | 'Unknown';
+
+export function operationOf(method: string, pathname: string): Operation {
+  if (pathname === '/health' || pathname === '/health/live') return 'Health';
+  if (!pathname.startsWith(`${TES_PATH}/`)) return 'Unknown';
+  const rest = pathname.slice(TES_PATH.length);
+  if (method === 'GET' && rest === '/service-info') return 'GetServiceInfo';
+  if (method === 'GET' && rest === '/openapi.json') return 'OpenApi';
+  if (rest === '/tasks') return method === 'POST' ? 'CreateTask' : 'ListTasks';
+  if (method === 'POST' && /^\/tasks\/[^/]+:cancel$/.test(rest)) return 'CancelTask';
+  if (method === 'GET' && /^\/tasks\/[^/]+$/.test(rest)) return 'GetTask';
+  return 'Unknown';
+}
+
+/** The schema a 200 answer of each operation must match (none: checked by the test itself). */
+const SUCCESS_SCHEMAS: Partial<Record<Operation, TSchema>> = {
+  CreateTask: TesCreateTaskResponseSchema,
+  ListTasks: TesListTasksResponseSchema,
+  GetTask: TesTaskSchema,
+  CancelTask: TesCancelTaskResponseSchema,
+  GetServiceInfo: TesServiceInfoSchema,
+};
+
+export interface Answer<T = unknown> {
+  status: number;
+  body: T;
+}
+
+export interface CallOptions {
+  /** A value sent as JSON. */
+  json?: unknown;
+  /** A body sent as it is (with `contentType`, application/json unless told). */
+  raw?: string;
+  contentType?: string;
+}
+
+export type Query = Record<string, string | number | readonly string[] | undefined>;
+
+export function queryString(query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) params.append(key, String(v));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/**
+ * Calls the gateway over HTTP and checks every answer against the gateway's own schemas, by
+ * operation and status: a 200 against the operation's response schema, anything else against the
+ * error body. A mismatch is recorded and thrown, with Ajv's errors.
+ */
+export class CheckedApi {
+  readonly violations: string[] = [];
+  /** How many answers were checked, per operation and status. */
+  readonly checked = new Map<string, number>();
+
+  constructor(public baseUrl: string) {}
+
+  get tesUrl(): string {
+    return `${this.baseUrl}${TES_PATH}`;
+  }
+
+  async call<T = unknown>(
+    method: 'GET' | 'POST',
+    path: string,
+    options: CallOptions = {},
+  ): Promise<Answer<T>> {
+    const url = new URL(path, this.baseUrl);
+    const headers: Record<string, string> = {};
+    let body: string | undefined;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] = options.contentType ?? 'application/json';
+    } else if (options.raw !== undefined) {
+      body = options.raw;
+      headers['content-type'] = options.contentType ?? 'application/json';
+    }
+    const response = await fetch(url, { method, headers, body });
+    const text = await response.text();
+    const where = `${method} ${url.pathname}${url.search} → ${response.status}`;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      this.fail(`${where}: the body is not JSON: ${text.slice(0, 200)}`);
+    }
+    const contentType = response.headers.get('content-type') ?? '';
+    if (!contentType.startsWith('application/json')) {
+      this.fail(`${where}: content-type is "${contentType}", not application/json`);
+    }
+    this.check(method, url.pathname, response.status, parsed, where);
+    return { status: response.status, body: parsed as T };
+  }
+
+  private check(
+    method: string,
+    pathname: string,
+    status: number,
+    body: unknown,
+    where: string,
+  ): void {
+    const operation = operationOf(method, pathname);
+    let schema: TSchema | undefined;
+    if (status >= 400) schema = ErrorResponseSchema;
+    else if (status === 200) schema = SUCCESS_SCHEMAS[operation];
+    else this.fail(`${where}: unexpected status for ${operation}`);
+    const key = `${operation} ${status}`;
+    this.checked.set(key, (this.checked.get(key) ?? 0) + 1);
+    if (!schema) {
+      if (operation === 'Unknown') this.fail(`${where}: no schema for this operation`);
+      return; // OpenApi and Health: the tests check their bodies themselves.
+    }
+    const validate = schemaValidator(schema);
+    if (!validate(body)) {
+      this.fail(
+        `${where}: the body does not match the ${status === 200 ? operation : 'error'} schema: ${JSON.stringify(
+          validate.errors,
+        )}\nbody: ${JSON.stringify(body).slice(0, 2000)}`,
+      );
+    }
+  }
+
+  private fail(message: string): never {
+    this.violations.push(message);
+    throw new Error(message);
+  }
+
+  // Shorthands for the TES operations. Each expects the answer the test usually wants and says
+  // what came instead; tests that expect an error use `call` directly.
+
+  async create(task: TesTaskRequest | Record<string, unknown>): Promise<string> {
+    const answer = await this.call<TesCreateTaskResponse>('POST', `${TES_PATH}/tasks`, {
+      json: task,
+    });
+    expectStatus(answer, 200, 'CreateTask');
+    return answer.body.id;
+  }
+
+  async get(id: string, view?: TesView): Promise<TesTask> {
+    const answer = await this.call<TesTask>(
+      'GET',
+      `${TES_PATH}/tasks/${encodeURIComponent(id)}${queryString({ view })}`,
+    );
+    expectStatus(answer, 200, `GetTask ${id}`);
+    return answer.body;
+  }
+
+  async list(query: Query = {}): Promise<TesListTasksResponse> {
+    const answer = await this.call<TesListTasksResponse>(
+      'GET',
+      `${TES_PATH}/tasks${queryString(query)}`,
+    );
+    expectStatus(answer, 200, `ListTasks ${JSON.stringify(query)}`);
+    return answer.body;
+  }
+
+  /** Every task matching `query`, walking all pages; fails on a task seen twice. */
+  async listAll(query: Query = {}, pageSize = 2048): Promise<TesTask[]> {
+    const tasks: TesTask[] = [];
+    const seen = new Set<string>();
+    let token: string | undefined;
+    for (let page = 0; page < 10_000; page++) {
+      const answer = await this.list({ ...query, page_size: pageSize, page_token: token });
+      for (const task of answer.tasks) {
+        if (seen.has(task.id)) throw new Error(`task ${task.id} was listed twice`);
+        seen.add(task.id);
+        tasks.push(task);
+      }
+      token = answer.next_page_token;
+      if (!token) return tasks;
+    }
+    throw new Error('paging did not end');
+  }
+
+  async cancel(id: string): Promise<Answer<unknown>> {
+    return this.call('POST', `${TES_PATH}/tasks/${encodeURIComponent(id)}:cancel`);
+  }
+
+  async serviceInfo(): Promise<TesServiceInfo & { protes?: { nodes?: NodeInfo[] } }> {
+    const answer = await this.call<TesServiceInfo & { protes?: { nodes?: NodeInfo[] } }>(
+      'GET',
+      `${TES_PATH}/service-info`,
+    );
+    expectStatus(answer, 200, 'GetServiceInfo');
+    return answer.body;
+  }
+
+  /** Waits until the task is in one of `states`; returns it in the FULL view. */
+  async waitForState(
+    id: string,
+    states: TesState | readonly TesState[],
+    timeoutMs = 10_000,
+  ): Promise<TesTask> {
+    const wanted: readonly TesState[] = typeof states === 'string' ? [states] : states;
+    let last: TesState | undefined;
+    await waitFor(
+      `task ${id} to reach ${wanted.join('|')}`,
+      async () => {
+        last = (await this.get(id)).state;
+        return wanted.includes(last);
+      },
+      { timeoutMs, describe: () => `last state ${last}` },
+    );
+    return this.get(id, 'FULL');
+  }
+
+  /** Waits until every task in `ids` has ended; returns their FULL views by id. */
+  async waitForAllEnded(ids: readonly string[], timeoutMs = 20_000): Promise<Map<string, TesTask>> {
+    const pending = new Set(ids);
+    await waitFor(
+      `${ids.length} tasks to end`,
+      async () => {
+        for (const id of [...pending]) {
+          if (isTerminalState((await this.get(id)).state)) pending.delete(id);
+        }
+        return pending.size === 0;
+      },
+      { timeoutMs, intervalMs: 50, describe: () => `${pending.size} still active` },
+    );
+    const ended = new Map<string, TesTask>();
+    for (const id of ids) ended.set(id, await this.get(id, 'FULL'));
+    return ended;
+  }
+}
+
+export interface NodeInfo {
+  name: string;
+  healthy: boolean;
+  reason?: string;
+  checkedAt?: string;
+}
+
+export function expectStatus(answer: Answer<unknown>, status: number, what: string): void {
+  if (answer.status !== status) {
+    throw new Error(
+      `${what}: expected HTTP ${status}, got ${answer.status}: ${JSON.stringify(answer.body)}`,
+    );
+  }
+}
+
+/** The 400 body, failing unless the answer is a 400 that names `field`. */
+export function expectFieldError(answer: Answer<unknown>, field: string): ErrorResponse {
+  expectStatus(answer, 400, `a request with a bad ${field}`);
+  const body = answer.body as ErrorResponse;
+  const fields = (body.errors ?? []).map((e) => e.field);
+  if (!fields.includes(field) || !body.msg.includes(field)) {
+    throw new Error(`expected the 400 to name ${field}, got ${JSON.stringify(body)}`);
+  }
+  return body;
+}
+
+/** A plain JSON call to a simulator (not the gateway: not schema-checked). */
+export async function simCall<T = unknown>(
+  url: string,
+  method: 'GET' | 'POST' = 'GET',
+  json?: unknown,
+): Promise<Answer<T>> {
+  const response = await fetch(url, {
+    method,
+    headers: json === undefined ? {} : { 'content-type': 'application/json' },
+    body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** Whether something accepts TCP connections at the URL's origin. */
+export async function accepting(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The last `lines` lines of a process's stderr, for failure messages. */
+export const tail = (text: string, lines = 20): string => text.split('\n').slice(-lines).join('\n');
