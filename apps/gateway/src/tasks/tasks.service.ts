@@ -66,7 +66,9 @@ export class TasksService {
       return page.nextPageToken ? { tasks, next_page_token: page.nextPageToken } : { tasks };
     } catch (error) {
       if (error instanceof InvalidPageTokenError) {
-        throw new InvalidRequestException([{ field: 'page_token', reason: 'is not one this server issued' }]);
+        throw new InvalidRequestException([
+          { field: 'page_token', reason: 'is not one this server issued' },
+        ]);
       }
       throw error;
     }
