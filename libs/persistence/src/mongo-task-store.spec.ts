@@ -1,7 +1,15 @@
 import { createConnection } from 'mongoose';
-import { MongoTaskStore, taskFilter } from './mongo-task-store';
-import { describeTaskStoreContract } from './task-store.contract';
+import { TERMINAL_STATES } from '@protes/tes';
+import {
+  claimableFilter,
+  fromDocument,
+  MongoTaskStore,
+  taskFilter,
+  toDocument,
+} from './mongo-task-store';
+import { describeTaskStoreContract, newRecord } from './task-store.contract';
 import { InvalidPageTokenError } from './task-store';
+import { TASK_MODEL, taskSchema, type TaskDocument } from './task.schema';
 
 // MongoDB cannot run on the development machines; docker compose provides one and sets MONGO_URL.
 const url = process.env.MONGO_URL;
@@ -72,5 +80,68 @@ describe('MongoTaskStore list filter', () => {
   it('pages on _id and refuses a foreign token', () => {
     expect(() => taskFilter({ pageToken: 'garbage', pageSize: 1 })).toThrow(InvalidPageTokenError);
     expect(taskFilter({ pageSize: 1 })).toEqual({});
+  });
+});
+
+// What can be checked without a server: the documents and filters of leases, through mongoose's
+// own casting and validation on a connection that is never opened.
+describe('MongoTaskStore lease documents', () => {
+  const connection = createConnection();
+  const Task = connection.model<TaskDocument>(TASK_MODEL, taskSchema);
+  afterAll(() => connection.close());
+
+  /** The document as mongoose would send it: cast and validated against the schema. */
+  async function asStored(document: TaskDocument): Promise<TaskDocument> {
+    const hydrated = new Task(document);
+    await hydrated.validate();
+    return hydrated.toObject();
+  }
+
+  it('keeps the lease and the version outside `doc`, and puts them back on reading', async () => {
+    const record = newRecord({
+      state: 'RUNNING',
+      version: 7,
+      lease: { owner: 'tracker-1', expiresAt: '2030-01-01T02:00:00.5+01:00' },
+    });
+    const document = toDocument(record);
+    expect(JSON.parse(document.doc)).not.toHaveProperty('lease');
+    expect(JSON.parse(document.doc)).not.toHaveProperty('version');
+    expect(document.lease).toEqual({
+      owner: 'tracker-1',
+      expiresAt: '2030-01-01T02:00:00.5+01:00',
+      expiry: new Date('2030-01-01T01:00:00.500Z'),
+    });
+    const stored = await asStored(document);
+    expect(stored.lease?.expiry).toEqual(new Date('2030-01-01T01:00:00.500Z'));
+    expect(fromDocument(stored)).toEqual(record);
+  });
+
+  it('stores no lease field at all for a record without a lease', async () => {
+    const record = newRecord();
+    const stored = await asStored(toDocument(record));
+    expect(stored).not.toHaveProperty('lease');
+    expect(fromDocument(stored)).toEqual(record);
+  });
+
+  it('reads documents written before leases, whose version was inside `doc`', () => {
+    const record = newRecord({ version: 2 });
+    const old = { doc: JSON.stringify(record), version: 3 };
+    expect(fromDocument(old)).toEqual({ ...record, version: 3 });
+  });
+
+  it('claims unfinished tasks whose lease is missing, expired or the claimer’s own', () => {
+    const now = new Date('2030-01-01T00:00:00Z');
+    const filter = claimableFilter('$where', now);
+    expect(filter).toEqual({
+      state: { $nin: [...TERMINAL_STATES] },
+      $or: [
+        { 'lease.expiry': null },
+        { 'lease.expiry': { $lte: now } },
+        { 'lease.owner': { $eq: '$where' } },
+      ],
+    });
+    // mongoose casts it without complaint, the instant staying a Date.
+    const cast = Task.find(filter).cast() as { $or: { 'lease.expiry'?: { $lte?: Date } }[] };
+    expect(cast.$or[1]['lease.expiry']?.$lte).toEqual(now);
   });
 });

@@ -7,10 +7,21 @@ import {
   type QueryFilter,
 } from 'mongoose';
 import { TERMINAL_STATES } from '@protes/tes';
-import type { TaskPage, TaskQuery, TaskRecord } from './task-record';
+import type { TaskLease, TaskPage, TaskQuery, TaskRecord } from './task-record';
 import { StaleVersionError, TaskExistsError, TaskNotFoundError, TaskStore } from './task-store';
-import { checkNewRecord, checkPageSize, decodePageToken, toPage } from './store-rules';
-import { TASK_MODEL, taskSchema, type TaskDocument } from './task.schema';
+import {
+  checkClaimLimit,
+  checkLeaseOwner,
+  checkNewRecord,
+  checkPageSize,
+  checkRecordLease,
+  decodePageToken,
+  leaseExpiry,
+  newLease,
+  toPage,
+  uniqueIds,
+} from './store-rules';
+import { TASK_MODEL, taskSchema, type LeaseDocument, type TaskDocument } from './task.schema';
 
 const DUPLICATE_KEY = 11000;
 
@@ -21,18 +32,46 @@ const DUPLICATE_KEY = 11000;
 const escapeRegex = (text: string): string =>
   text.replace(/[\\^$.*+?()[\]{}|\0]/g, (c) => (c === '\0' ? '\\x00' : `\\${c}`));
 
-const toDocument = (record: TaskRecord): TaskDocument => ({
-  _id: record.id,
-  owner: record.owner,
-  state: record.state,
-  name: record.name,
-  tags: Object.entries(record.tags).map(([k, v]) => ({ k, v })),
-  createdAt: record.createdAt,
-  version: record.version,
-  doc: JSON.stringify(record),
+const UNFINISHED = { $nin: [...TERMINAL_STATES] };
+
+export const toLeaseDocument = (lease: TaskLease): LeaseDocument => ({
+  owner: lease.owner,
+  expiresAt: lease.expiresAt,
+  expiry: new Date(leaseExpiry(lease)),
 });
 
-const fromDoc = ({ doc }: Pick<TaskDocument, 'doc'>): TaskRecord => JSON.parse(doc) as TaskRecord;
+export function toDocument(record: TaskRecord): TaskDocument {
+  const rest: Partial<TaskRecord> = { ...record };
+  delete rest.version;
+  delete rest.lease;
+  const document: TaskDocument = {
+    _id: record.id,
+    owner: record.owner,
+    state: record.state,
+    name: record.name,
+    tags: Object.entries(record.tags).map(([k, v]) => ({ k, v })),
+    createdAt: record.createdAt,
+    version: record.version,
+    doc: JSON.stringify(rest),
+  };
+  if (record.lease) document.lease = toLeaseDocument(record.lease);
+  return document;
+}
+
+/** What reads fetch: the record is `doc` with the version and the lease put back. */
+const RECORD_FIELDS = { doc: 1, version: 1, lease: 1 } as const;
+
+export function fromDocument({
+  doc,
+  version,
+  lease,
+}: Pick<TaskDocument, 'doc' | 'version' | 'lease'>): TaskRecord {
+  // Documents written before leases existed also have a version inside `doc`; the field wins.
+  const record = { ...(JSON.parse(doc) as TaskRecord), version };
+  if (lease) record.lease = { owner: lease.owner, expiresAt: lease.expiresAt };
+  else delete record.lease;
+  return record;
+}
 
 /**
  * The MongoDB filter for a list query. User strings only ever appear under $eq or escaped in an
@@ -53,9 +92,26 @@ export function taskFilter(query: TaskQuery): QueryFilter<TaskDocument> {
   return filter;
 }
 
+/** Unfinished tasks that `owner` may claim at `now`: no lease, an expired one, or its own. */
+export function claimableFilter(owner: string, now: Date): QueryFilter<TaskDocument> {
+  return {
+    state: UNFINISHED,
+    $or: [
+      // Matches a missing lease too; every stored lease has an expiry.
+      { 'lease.expiry': null },
+      { 'lease.expiry': { $lte: now } },
+      { 'lease.owner': { $eq: owner } },
+    ],
+  };
+}
+
 /**
  * TaskStore on MongoDB (distributed mode). Same layout and rules as the SQLite store: indexed
  * copies of the filtered fields, the record as JSON, newest first by the time-ordered id.
+ *
+ * Leases rely on MongoDB's single-document atomicity: each task is claimed by a findOneAndUpdate
+ * whose filter requires the lease to be claimable, so of two trackers racing for a task the server
+ * lets only one update match, and the other moves on.
  */
 export class MongoTaskStore extends TaskStore {
   private readonly tasks: Model<TaskDocument>;
@@ -80,6 +136,7 @@ export class MongoTaskStore extends TaskStore {
 
   async create(record: TaskRecord): Promise<void> {
     checkNewRecord(record);
+    checkRecordLease(record);
     try {
       await this.tasks.create(toDocument(record));
     } catch (err) {
@@ -91,21 +148,22 @@ export class MongoTaskStore extends TaskStore {
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
-    const found = await this.tasks.findById(id, { doc: 1 }).lean();
-    return found ? fromDoc(found) : undefined;
+    const found = await this.tasks.findById(id, RECORD_FIELDS).lean();
+    return found ? fromDocument(found) : undefined;
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
     checkPageSize(query.pageSize);
     const found = await this.tasks
-      .find(taskFilter(query), { doc: 1 })
+      .find(taskFilter(query), RECORD_FIELDS)
       .sort({ _id: -1 })
       .limit(query.pageSize + 1)
       .lean();
-    return toPage(found.map(fromDoc), query.pageSize);
+    return toPage(found.map(fromDocument), query.pageSize);
   }
 
   async replace(next: TaskRecord): Promise<TaskRecord> {
+    checkRecordLease(next);
     const stored = { ...next, version: next.version + 1 };
     const { matchedCount } = await this.tasks.replaceOne(
       { _id: { $eq: next.id }, version: { $eq: next.version } },
@@ -121,10 +179,78 @@ export class MongoTaskStore extends TaskStore {
 
   async listUnfinished(): Promise<TaskRecord[]> {
     const found = await this.tasks
-      .find({ state: { $nin: [...TERMINAL_STATES] } }, { doc: 1 })
+      .find({ state: UNFINISHED }, RECORD_FIELDS)
       .sort({ _id: 1 })
       .lean();
-    return found.map(fromDoc);
+    return found.map(fromDocument);
+  }
+
+  async claim(
+    owner: string,
+    leaseMs: number,
+    limit: number,
+    now = new Date(),
+  ): Promise<TaskRecord[]> {
+    const lease = toLeaseDocument(newLease(owner, leaseMs, now));
+    checkClaimLimit(limit);
+    const claimable = claimableFilter(owner, now);
+    const claimed: TaskRecord[] = [];
+    let after: string | undefined;
+    // One query for the oldest candidates, then one conditional update each. A candidate a rival
+    // took in between no longer matches its update and is skipped; the next round looks past the
+    // last candidate, so the loop ends.
+    while (claimed.length < limit) {
+      const candidates = await this.tasks
+        .find(after === undefined ? claimable : { ...claimable, _id: { $gt: after } }, { _id: 1 })
+        .sort({ _id: 1 })
+        .limit(limit - claimed.length)
+        .lean();
+      if (!candidates.length) break;
+      const taken = await Promise.all(
+        candidates.map(({ _id }) =>
+          this.tasks
+            .findOneAndUpdate(
+              { ...claimable, _id: { $eq: _id } },
+              { $set: { lease }, $inc: { version: 1 } },
+              { returnDocument: 'after', projection: RECORD_FIELDS },
+            )
+            .lean(),
+        ),
+      );
+      for (const found of taken) if (found) claimed.push(fromDocument(found));
+      after = candidates[candidates.length - 1]._id;
+    }
+    return claimed;
+  }
+
+  async renew(owner: string, ids: string[], leaseMs: number, now = new Date()): Promise<string[]> {
+    const lease = toLeaseDocument(newLease(owner, leaseMs, now));
+    const wanted = uniqueIds(ids);
+    if (!wanted.length) return [];
+    const held: QueryFilter<TaskDocument> = {
+      _id: { $in: wanted },
+      'lease.owner': { $eq: owner },
+      state: UNFINISHED,
+    };
+    await this.tasks.updateMany(held, { $set: { lease }, $inc: { version: 1 } });
+    // updateMany does not say which documents it changed. Those that now carry this very lease
+    // are the ones: a rival that took a task meanwhile wrote its own owner, and a writer that read
+    // before the renewal is refused by the version.
+    const renewed = await this.tasks
+      .find({ ...held, 'lease.expiry': { $eq: lease.expiry } }, { _id: 1 })
+      .lean();
+    const found = new Set(renewed.map(({ _id }) => _id));
+    return wanted.filter((id) => found.has(id));
+  }
+
+  async release(owner: string, ids: string[]): Promise<void> {
+    checkLeaseOwner(owner);
+    const wanted = uniqueIds(ids);
+    if (!wanted.length) return;
+    await this.tasks.updateMany(
+      { _id: { $in: wanted }, 'lease.owner': { $eq: owner } },
+      { $unset: { lease: 1 }, $inc: { version: 1 } },
+    );
   }
 
   async ping(): Promise<void> {

@@ -1,15 +1,39 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { TERMINAL_STATES } from '@protes/tes';
 import { SqliteTaskStore } from './sqlite-task-store';
 import { describeTaskStoreContract, newRecord } from './task-store.contract';
+import type { TaskRecord } from './task-record';
 import { StaleVersionError } from './task-store';
 import { updateTask } from './task-updates';
 
 const dir = mkdtempSync(join(tmpdir(), 'protes-sqlite-'));
 let files = 0;
 const freshPath = () => join(dir, `tasks-${++files}.db`);
+
+// Must be the adapter's very text for SQLite to match the partial indexes.
+const UNFINISHED = `state NOT IN (${[...TERMINAL_STATES].map((s) => `'${s}'`).join(', ')})`;
+
+/** The version 1 schema, as shipped: the fixture for the upgrade test. */
+const SCHEMA_V1 = `
+  CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    state TEXT NOT NULL,
+    name TEXT,
+    created_at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS tasks_owner ON tasks (owner, id);
+  CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state, id);
+  CREATE INDEX IF NOT EXISTS tasks_name ON tasks (name, id);
+  CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks (id) WHERE ${UNFINISHED};
+`;
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -105,6 +129,154 @@ describe('SqliteTaskStore schema', () => {
     expect(
       plan(`SELECT doc FROM tasks WHERE name >= 'a' AND name < 'a' || CAST(x'FF' AS TEXT)`),
     ).toMatch(/USING INDEX tasks_name/);
+    // claim and listUnfinished walk the partial index of unfinished tasks in id order; claim tests
+    // the leases from the index itself.
+    expect(
+      plan(
+        `SELECT doc FROM tasks WHERE ${UNFINISHED}
+           AND (lease_expires IS NULL OR lease_expires <= 1 OR lease_owner = 'a')
+         ORDER BY id LIMIT 10`,
+      ),
+    ).toMatch(/^SCAN tasks USING INDEX tasks_claimable$/);
+    expect(plan(`SELECT doc FROM tasks WHERE ${UNFINISHED} ORDER BY id`)).toMatch(
+      /^SCAN tasks USING INDEX tasks_claimable$/,
+    );
     db.close();
+  });
+
+  it('upgrades a version 1 file in place, keeping its records', async () => {
+    const path = freshPath();
+    // The file exactly as the version 1 build left it.
+    const v1 = new Database(path);
+    v1.pragma('journal_mode = WAL');
+    v1.exec(SCHEMA_V1);
+    const insert = v1.prepare(
+      `INSERT INTO tasks (id, owner, state, name, created_at, version, tags, doc)
+       VALUES (@id, @owner, @state, @name, @createdAt, @version, @tags, @doc)`,
+    );
+    const records = [
+      newRecord({ name: 'old', tags: { k: 'v' } }),
+      newRecord({ state: 'COMPLETE' }),
+      newRecord({ state: 'RUNNING', version: 3 }),
+    ];
+    for (const r of records) {
+      insert.run({
+        ...r,
+        name: r.name ?? null,
+        tags: JSON.stringify(r.tags),
+        doc: JSON.stringify(r),
+      });
+    }
+    v1.pragma('user_version = 1');
+    v1.close();
+
+    const store = new SqliteTaskStore({ path });
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    const columns = db.pragma('table_info(tasks)') as { name: string }[];
+    expect(columns.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['lease_owner', 'lease_expires']),
+    );
+    const indexes = db
+      .prepare<[], string>(
+        `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks'`,
+      )
+      .pluck()
+      .all();
+    expect(indexes).toContain('tasks_claimable');
+    expect(indexes).not.toContain('tasks_unfinished');
+    db.close();
+
+    for (const r of records) expect(await store.get(r.id)).toEqual(r);
+    expect((await store.list({ pageSize: 10, tags: [{ key: 'k', value: 'v' }] })).records).toEqual([
+      records[0],
+    ]);
+    expect(await store.listUnfinished()).toEqual([records[0], records[2]]);
+    const claimed = await store.claim('A', 60_000, 10);
+    expect(claimed.map((r) => r.id)).toEqual([records[0].id, records[2].id]);
+    expect(await store.claim('B', 60_000, 10)).toEqual([]);
+    await expect(store.replace(records[2])).rejects.toThrow(StaleVersionError);
+    await store.close();
+
+    // Opening it again finds it current and changes nothing.
+    const again = new SqliteTaskStore({ path });
+    expect(await again.get(records[0].id)).toEqual(claimed[0]);
+    await again.close();
+  });
+});
+
+describe('SqliteTaskStore leases across processes', () => {
+  // The children run the compiled store, as trackers in production do. `npm test` builds first;
+  // a bare `npx jest` may find no build, or one older than the source, and then says so and skips.
+  const root = join(__dirname, '../../..');
+  const child = join(root, 'dist/libs/persistence/src/testing/claim-loop.child.js');
+  const sources = ['sqlite-task-store.ts', 'store-rules.ts', 'testing/claim-loop.child.ts'].map(
+    (file) => join(__dirname, file),
+  );
+  const built = existsSync(child) ? statSync(child).mtimeMs : undefined;
+  const stale = sources.some((source) => statSync(source).mtimeMs > (built ?? 0));
+  const skipReason =
+    built === undefined
+      ? `${child} is missing (run npm run build)`
+      : stale
+        ? `${child} is older than its source (run npm run build)`
+        : undefined;
+  if (skipReason) console.warn(`multi-process lease test skipped: ${skipReason}`);
+  const itBuilt = skipReason ? it.skip : it;
+
+  /** Runs one child to its end; resolves with every id it claimed, round by round. */
+  function runChild(proc: ChildProcess, ready: Promise<void>): Promise<string[][]> {
+    return new Promise((resolve, reject) => {
+      let out = '';
+      let err = '';
+      proc.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      proc.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      proc.on('error', reject);
+      proc.on('exit', (code) => {
+        if (code !== 0) return reject(new Error(`child exited with ${code}: ${err}`));
+        resolve(
+          out
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as string[]),
+        );
+      });
+      ready.catch(reject);
+    });
+  }
+
+  itBuilt('splits the tasks between two processes claiming at once, none twice', async () => {
+    const path = freshPath();
+    const store = new SqliteTaskStore({ path });
+    const records: TaskRecord[] = [];
+    for (let i = 0; i < 400; i++) records.push(newRecord({ state: i % 2 ? 'RUNNING' : 'QUEUED' }));
+    for (const r of records) await store.create(r);
+
+    const owners = ['tracker-a', 'tracker-b'];
+    const procs = owners.map((owner) => fork(child, [path, owner, '10'], { silent: true }));
+    const ready = Promise.all(
+      procs.map((p) => new Promise<void>((resolve) => p.once('message', () => resolve()))),
+    ).then(() => {
+      for (const p of procs) p.send('go');
+    });
+    const [a, b] = await Promise.all(procs.map((p) => runChild(p, ready)));
+
+    const claimedA = a.flat();
+    const claimedB = b.flat();
+    expect(new Set(claimedA).size).toBe(claimedA.length);
+    expect(new Set(claimedB).size).toBe(claimedB.length);
+    expect(claimedA.filter((id) => claimedB.includes(id))).toEqual([]);
+    expect([...claimedA, ...claimedB].sort()).toEqual(records.map((r) => r.id));
+    // Both took part, or this proved nothing about concurrency.
+    expect(claimedA.length).toBeGreaterThan(0);
+    expect(claimedB.length).toBeGreaterThan(0);
+    const ownerOf = new Map([
+      ...claimedA.map((id) => [id, owners[0]] as const),
+      ...claimedB.map((id) => [id, owners[1]] as const),
+    ]);
+    for (const record of await store.listUnfinished()) {
+      expect(record.lease?.owner).toBe(ownerOf.get(record.id));
+    }
+    await store.close();
   });
 });

@@ -1,4 +1,4 @@
-import type { TaskPage, TaskRecord } from './task-record';
+import type { TaskLease, TaskPage, TaskRecord } from './task-record';
 import { InvalidPageTokenError } from './task-store';
 
 /*
@@ -47,3 +47,61 @@ export function checkNewRecord(record: TaskRecord): void {
     );
   }
 }
+
+// RFC 3339 date-time (section 5.6), which Date.parse reads as the same instant.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The instant a lease expires, in epoch milliseconds, which is what adapters index and compare:
+ * the text itself may carry any offset, so comparing strings would be wrong.
+ */
+export function leaseExpiry(lease: TaskLease): number {
+  const ms = RFC3339.test(lease.expiresAt) ? Date.parse(lease.expiresAt) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new RangeError(`lease expiresAt must be an RFC 3339 date-time, got ${lease.expiresAt}`);
+  }
+  return ms;
+}
+
+export function checkLeaseOwner(owner: string): void {
+  if (typeof owner !== 'string' || owner === '') {
+    throw new RangeError('a lease owner must be a non-empty string');
+  }
+}
+
+/** A record's lease, checked before it is stored: claim must be able to compare its expiry. */
+export function checkRecordLease({ lease }: TaskRecord): void {
+  if (lease === undefined) return;
+  checkLeaseOwner(lease.owner);
+  leaseExpiry(lease);
+}
+
+/** The lease that claim and renew give: `owner`'s, until now + leaseMs. */
+export function newLease(owner: string, leaseMs: number, now: Date): TaskLease {
+  checkLeaseOwner(owner);
+  if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) {
+    throw new RangeError(`lease duration must be a positive integer of ms, got ${leaseMs}`);
+  }
+  checkNow(now);
+  const expires = new Date(now.getTime() + leaseMs);
+  // Past year 9999 toISOString is no longer RFC 3339.
+  if (!(expires.getUTCFullYear() <= 9999)) {
+    throw new RangeError(`lease duration ${leaseMs} ms reaches past year 9999`);
+  }
+  return { owner, expiresAt: expires.toISOString() };
+}
+
+export function checkNow(now: Date): void {
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+    throw new RangeError('now must be a valid Date');
+  }
+}
+
+export function checkClaimLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new RangeError(`claim limit must be a non-negative integer, got ${limit}`);
+  }
+}
+
+/** Each id once, in the order first given. */
+export const uniqueIds = (ids: string[]): string[] => [...new Set(ids)];

@@ -11,6 +11,17 @@ export interface ForwardAttempt {
 }
 
 /**
+ * A tracker's claim on following a task. It is held while the current time is before `expiresAt`;
+ * after that any tracker may take the task over (see TaskStore.claim).
+ */
+export interface TaskLease {
+  /** The tracker that holds it: an id unique to one tracker process. */
+  owner: string;
+  /** RFC 3339. Stores compare it as an instant, so any offset may be used. */
+  expiresAt: string;
+}
+
+/**
  * What the gateway keeps of a task. The store is the source of truth: the API answers from it, and
  * the tracker resumes from it after any restart. No secret is ever kept here.
  */
@@ -41,6 +52,12 @@ export interface TaskRecord {
   createdAt: string;
   updatedAt: string;
   endedAt?: string;
+  /**
+   * Which tracker follows the task, if any. Part of the record like any other field: create and
+   * replace store it as given (and so does updateTask, which spreads the current record). Only
+   * claim, renew and release change it on their own, each bumping the version.
+   */
+  lease?: TaskLease;
   /** Optimistic concurrency: bumped by every write; a write with a stale version is refused. */
   version: number;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 // Imported rather than global so that the production build (no jest types) compiles this file too.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { TERMINAL_STATES, TES_STATES } from '@protes/tes';
-import type { TagFilter, TaskQuery, TaskRecord } from './task-record';
+import type { TagFilter, TaskLease, TaskQuery, TaskRecord } from './task-record';
 import {
   InvalidPageTokenError,
   StaleVersionError,
@@ -14,7 +14,10 @@ import { updateTask } from './task-updates';
 
 export interface ContractSubject {
   store: TaskStore;
-  /** Opens the same storage again, for the restart test; the contract closes `store` first. */
+  /**
+   * Opens the same storage again, over a connection of its own as another process would have: for
+   * the restart test (which closes `store` first) and the concurrent claims (which keep both open).
+   */
   reopen: () => Promise<TaskStore>;
 }
 
@@ -49,6 +52,12 @@ const tagFilters = (tags: Record<string, string>): TagFilter[] =>
   Object.entries(tags).map(([key, value]) => ({ key, value }));
 
 const ids = (records: TaskRecord[]): string[] => records.map((r) => r.id);
+
+function withoutLease(record: TaskRecord): TaskRecord {
+  const copy = { ...record };
+  delete copy.lease;
+  return copy;
+}
 const newestFirst = (records: TaskRecord[]): string[] => ids(records).reverse();
 
 /** Every id that a walk through all pages returns, in order. */
@@ -122,6 +131,7 @@ export function describeTaskStoreContract(
           systemLogs: ['forwarded to node-a'],
           cancelRequested: true,
           endedAt: '2024-01-01T00:01:00Z',
+          lease: { owner: 'tracker-1', expiresAt: '2024-01-01T02:05:00.5+02:00' },
         });
         await store.create(record);
         expect(await store.get(record.id)).toEqual(record);
@@ -375,6 +385,230 @@ export function describeTaskStoreContract(
 
       it('refuses a page size below 1', async () => {
         await expect(store.list({ pageSize: 0 })).rejects.toThrow(RangeError);
+      });
+    });
+
+    describe('leases', () => {
+      // A fixed clock: the tests move it through the `now` parameter instead of sleeping.
+      const T0 = new Date('2030-01-01T00:00:00.000Z');
+      const MINUTE = 60_000;
+      const at = (ms: number): Date => new Date(T0.getTime() + ms);
+      const leaseOf = (owner: string, expiresInMs: number): TaskLease => ({
+        owner,
+        expiresAt: at(expiresInMs).toISOString(),
+      });
+      const unfinished = (count: number): Promise<TaskRecord[]> =>
+        createAll(Array.from({ length: count }, () => newRecord({ state: 'RUNNING' })));
+
+      it('claims free tasks: sets the lease, bumps the version, returns them as stored', async () => {
+        const records = await unfinished(3);
+        const claimed = await store.claim('A', MINUTE, 10, T0);
+        expect(claimed).toEqual(
+          records.map((r) => ({ ...r, lease: leaseOf('A', MINUTE), version: 2 })),
+        );
+        for (const record of claimed) expect(await store.get(record.id)).toEqual(record);
+        expect(await store.listUnfinished()).toEqual(claimed);
+      });
+
+      it('lets nobody else claim a held task until its lease expires, then hands it over', async () => {
+        const records = await unfinished(2);
+        await store.claim('A', MINUTE, 10, T0);
+        expect(await store.claim('B', MINUTE, 10, T0)).toEqual([]);
+        expect(await store.claim('B', MINUTE, 10, at(MINUTE - 1))).toEqual([]);
+        // At expiresAt the lease is over.
+        const taken = await store.claim('B', MINUTE, 10, at(MINUTE));
+        expect(taken).toEqual(
+          records.map((r) => ({ ...r, lease: leaseOf('B', 2 * MINUTE), version: 3 })),
+        );
+        // A has lost them: it can neither renew them nor claim them back.
+        expect(await store.renew('A', ids(records), MINUTE, at(MINUTE))).toEqual([]);
+        expect(await store.claim('A', MINUTE, 10, at(MINUTE + 1))).toEqual([]);
+        for (const record of taken) expect(await store.get(record.id)).toEqual(record);
+      });
+
+      it('gives an owner its own leased tasks again, with the new expiry', async () => {
+        const records = await unfinished(2);
+        await store.claim('A', MINUTE, 10, T0);
+        expect(await store.claim('A', 5 * MINUTE, 10, at(1000))).toEqual(
+          records.map((r) => ({ ...r, lease: leaseOf('A', 1000 + 5 * MINUTE), version: 3 })),
+        );
+        // Also once expired, as long as nobody else took them.
+        expect(ids(await store.claim('A', MINUTE, 10, at(60 * MINUTE)))).toEqual(ids(records));
+      });
+
+      it('claims at most `limit` tasks, oldest first, counting the owner’s own', async () => {
+        const records = await unfinished(5);
+        expect(ids(await store.claim('A', MINUTE, 2, T0))).toEqual(ids(records.slice(0, 2)));
+        expect(ids(await store.claim('B', MINUTE, 2, T0))).toEqual(ids(records.slice(2, 4)));
+        expect(ids(await store.claim('A', MINUTE, 3, T0))).toEqual(
+          ids([records[0], records[1], records[4]]),
+        );
+        expect(await store.claim('C', MINUTE, 0, T0)).toEqual([]);
+        expect(await store.claim('C', MINUTE, 10, T0)).toEqual([]);
+        expect((await store.get(records[4].id))?.lease).toEqual(leaseOf('A', MINUTE));
+      });
+
+      it('never claims a terminal task, whatever its lease', async () => {
+        const terminal = [...TERMINAL_STATES];
+        const records = await createAll([
+          ...TES_STATES.map((state) => newRecord({ state })),
+          ...terminal.map((state) => newRecord({ state, lease: leaseOf('B', -MINUTE) })),
+          ...terminal.map((state) => newRecord({ state, lease: leaseOf('A', MINUTE) })),
+        ]);
+        const claimed = await store.claim('A', MINUTE, 100, T0);
+        expect(ids(claimed)).toEqual(ids(records.filter((r) => !TERMINAL_STATES.has(r.state))));
+        for (const record of records.filter((r) => TERMINAL_STATES.has(r.state))) {
+          expect(await store.get(record.id)).toEqual(record);
+        }
+      });
+
+      it('renews only the unfinished tasks the owner holds, and says which', async () => {
+        const [a1, a2, b1, ended, free] = await createAll([
+          newRecord({ state: 'RUNNING', lease: leaseOf('A', MINUTE) }),
+          newRecord({ state: 'QUEUED', lease: leaseOf('A', MINUTE) }),
+          newRecord({ state: 'RUNNING', lease: leaseOf('B', MINUTE) }),
+          newRecord({ state: 'COMPLETE', lease: leaseOf('A', MINUTE) }),
+          newRecord({ state: 'RUNNING' }),
+        ]);
+        const asked = [b1.id, a2.id, ended.id, free.id, nextId(), a1.id, a2.id];
+        expect(await store.renew('A', asked, 2 * MINUTE, at(1000))).toEqual([a2.id, a1.id]);
+        const renewed = leaseOf('A', 1000 + 2 * MINUTE);
+        expect(await store.get(a1.id)).toEqual({ ...a1, lease: renewed, version: 2 });
+        expect(await store.get(a2.id)).toEqual({ ...a2, lease: renewed, version: 2 });
+        for (const record of [b1, ended, free]) expect(await store.get(record.id)).toEqual(record);
+        expect(await store.renew('A', [], MINUTE, T0)).toEqual([]);
+      });
+
+      it('renews an expired lease that nobody has taken over', async () => {
+        const [task] = await unfinished(1);
+        await store.claim('A', MINUTE, 1, T0);
+        expect(await store.renew('A', [task.id], MINUTE, at(5 * MINUTE))).toEqual([task.id]);
+        expect(await store.claim('B', MINUTE, 1, at(5 * MINUTE + 1))).toEqual([]);
+      });
+
+      it('releases the owner’s leases only, so that others may claim them at once', async () => {
+        const [a1, a2, b1, ended] = await createAll([
+          newRecord({ state: 'RUNNING', lease: leaseOf('A', MINUTE) }),
+          newRecord({ state: 'RUNNING', lease: leaseOf('A', MINUTE) }),
+          newRecord({ state: 'RUNNING', lease: leaseOf('B', MINUTE) }),
+          newRecord({ state: 'COMPLETE', lease: leaseOf('A', MINUTE) }),
+        ]);
+        await store.release('A', [a1.id, b1.id, ended.id, nextId(), a1.id]);
+        expect(await store.get(a1.id)).toEqual({ ...withoutLease(a1), version: 2 });
+        expect(await store.get(ended.id)).toEqual({ ...withoutLease(ended), version: 2 });
+        expect(await store.get(a2.id)).toEqual(a2);
+        expect(await store.get(b1.id)).toEqual(b1);
+        expect(ids(await store.claim('C', MINUTE, 10, T0))).toEqual([a1.id]);
+        await expect(store.release('A', [])).resolves.toBeUndefined();
+      });
+
+      it('keeps the lease a record is written with, and compares it as an instant', async () => {
+        // T0 + 1 h, written with an offset: as text it sorts after T0 + 1 h in UTC.
+        const lease = { owner: 'A', expiresAt: '2030-01-01T02:00:00+01:00' };
+        const record = newRecord({ state: 'RUNNING', lease });
+        await store.create(record);
+        expect(await store.get(record.id)).toEqual(record);
+        expect(await store.claim('B', MINUTE, 1, at(60 * MINUTE - 1))).toEqual([]);
+
+        const updated = await updateTask(store, record.id, (c) => ({ ...c, systemLogs: ['x'] }));
+        expect(updated).toEqual({ ...record, systemLogs: ['x'], version: 2 });
+        expect(ids(await store.claim('B', MINUTE, 1, at(60 * MINUTE)))).toEqual([record.id]);
+
+        // A record written without its lease frees the task; one written with a lease takes it.
+        const current = (await store.get(record.id)) as TaskRecord;
+        const freed = await store.replace(withoutLease(current));
+        expect(await store.get(record.id)).toEqual(freed);
+        expect(ids(await store.claim('C', MINUTE, 1, T0))).toEqual([record.id]);
+        const current2 = (await store.get(record.id)) as TaskRecord;
+        await store.replace({ ...current2, lease: leaseOf('D', 10 * MINUTE) });
+        expect(await store.claim('C', MINUTE, 1, at(10 * MINUTE - 1))).toEqual([]);
+      });
+
+      it('refuses a write based on the record as it was before a lease changed', async () => {
+        const [task] = await unfinished(1);
+        await store.claim('A', MINUTE, 1, T0);
+        await expect(store.replace({ ...task, systemLogs: ['late'] })).rejects.toThrow(
+          StaleVersionError,
+        );
+        const claimed = (await store.get(task.id)) as TaskRecord;
+        await store.renew('A', [task.id], MINUTE, at(1000));
+        await expect(store.replace(claimed)).rejects.toThrow(StaleVersionError);
+        const renewed = (await store.get(task.id)) as TaskRecord;
+        await store.release('A', [task.id]);
+        await expect(store.replace(renewed)).rejects.toThrow(StaleVersionError);
+        expect(await store.get(task.id)).toEqual({ ...task, version: 4 });
+      });
+
+      it('refuses arguments it cannot honour', async () => {
+        const [task] = await unfinished(1);
+        const bad: [string, () => Promise<unknown>][] = [
+          ['empty owner', () => store.claim('', MINUTE, 1, T0)],
+          ['zero lease', () => store.claim('A', 0, 1, T0)],
+          ['fractional lease', () => store.claim('A', 1.5, 1, T0)],
+          ['endless lease', () => store.claim('A', Number.MAX_SAFE_INTEGER, 1, T0)],
+          ['negative limit', () => store.claim('A', MINUTE, -1, T0)],
+          ['fractional limit', () => store.claim('A', MINUTE, 1.5, T0)],
+          ['invalid now', () => store.claim('A', MINUTE, 1, new Date(NaN))],
+          ['renew, empty owner', () => store.renew('', [task.id], MINUTE, T0)],
+          ['renew, zero lease', () => store.renew('A', [task.id], 0, T0)],
+          ['release, empty owner', () => store.release('', [task.id])],
+          [
+            'lease that is no date',
+            () => store.replace({ ...task, lease: { owner: 'A', expiresAt: 'tomorrow' } }),
+          ],
+          [
+            'lease without owner',
+            () => store.replace({ ...task, lease: { owner: '', expiresAt: T0.toISOString() } }),
+          ],
+          [
+            'new record with a lease that is no date',
+            () => store.create(newRecord({ lease: { owner: 'A', expiresAt: '2030-01-01' } })),
+          ],
+        ];
+        for (const [what, call] of bad) {
+          const result = await call().then(String, (e: Error) => e.name);
+          expect({ what, result }).toEqual({ what, result: 'RangeError' });
+        }
+        expect(await store.get(task.id)).toEqual(task);
+        expect(await store.listUnfinished()).toEqual([task]);
+      });
+
+      it('keeps leases across a restart', async () => {
+        const [task] = await unfinished(1);
+        const [claimed] = await store.claim('A', MINUTE, 1, T0);
+        await store.close();
+        store = await subject.reopen();
+        opened.push(store);
+        expect(await store.get(task.id)).toEqual(claimed);
+        expect(await store.claim('B', MINUTE, 1, at(MINUTE - 1))).toEqual([]);
+        expect(await store.renew('A', [task.id], MINUTE, at(MINUTE - 1))).toEqual([task.id]);
+      });
+
+      it('never hands a task to two owners claiming at once over two connections', async () => {
+        const records = await unfinished(200);
+        const other = await subject.reopen();
+        opened.push(other);
+        // Claims in rounds of 10 new tasks. Each call takes the owner's own tasks again, so the
+        // limit grows with what is held, and a round that brings nothing new means all are taken.
+        const claimAll = async (claimer: TaskStore, owner: string): Promise<Set<string>> => {
+          const held = new Set<string>();
+          for (;;) {
+            const batch = await claimer.claim(owner, MINUTE, held.size + 10, T0);
+            expect(batch.filter((r) => r.lease?.owner !== owner)).toEqual([]);
+            const fresh = ids(batch).filter((id) => !held.has(id));
+            if (!fresh.length) return held;
+            for (const id of fresh) held.add(id);
+          }
+        };
+        const [a, b] = await Promise.all([claimAll(store, 'A'), claimAll(other, 'B')]);
+        expect([...a].filter((id) => b.has(id))).toEqual([]);
+        expect([...a, ...b].sort()).toEqual(ids(records));
+        // Both took part, or the test proved nothing about concurrency.
+        expect(a.size).toBeGreaterThan(0);
+        expect(b.size).toBeGreaterThan(0);
+        for (const record of await other.listUnfinished()) {
+          expect(record.lease?.owner).toBe(a.has(record.id) ? 'A' : 'B');
+        }
       });
     });
 

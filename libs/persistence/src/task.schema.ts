@@ -1,9 +1,19 @@
 import { Schema } from 'mongoose';
 import { TES_STATES, type TesState } from '@protes/tes';
 
+/** A record's lease as MongoDB keeps it. */
+export interface LeaseDocument {
+  owner: string;
+  /** As the record has it, so that the record reads back exactly as it was written. */
+  expiresAt: string;
+  /** The same instant as a Date, which is what queries compare (the text may carry any offset). */
+  expiry: Date;
+}
+
 /**
  * One task as MongoDB keeps it: the fields list filters on, copied out of the record, plus the
- * record itself as JSON in `doc`. Keeping the record opaque spares it MongoDB's rules on field
+ * record itself as JSON in `doc`, without the version and the lease, which live only in their own
+ * fields so that claim, renew and release can change them in one atomic update. Keeping the record opaque spares it MongoDB's rules on field
  * names: tags, env and backend_parameters keys are user data and may contain '.' or start with '$'.
  *
  * A plain mongoose Schema rather than @nestjs/mongoose decorators: the adapter opens its own
@@ -20,6 +30,8 @@ export interface TaskDocument {
   tags: { k: string; v: string }[];
   createdAt: string;
   version: number;
+  /** Absent when no tracker holds the task. */
+  lease?: LeaseDocument;
   doc: string;
 }
 
@@ -35,6 +47,16 @@ export const taskSchema = new Schema<TaskDocument>(
     tags: { type: [new Schema({ k: String, v: String }, { _id: false })], default: [] },
     createdAt: { type: String, required: true },
     version: { type: Number, required: true },
+    // A single nested schema, not a plain nested object: mongoose leaves it undefined when unset
+    // instead of storing an empty object, so "no lease" is one thing, the field's absence.
+    lease: new Schema<LeaseDocument>(
+      {
+        owner: { type: String, required: true },
+        expiresAt: { type: String, required: true },
+        expiry: { type: Date, required: true },
+      },
+      { _id: false },
+    ),
     doc: { type: String, required: true },
   },
   { collection: 'tasks', versionKey: false },
@@ -45,3 +67,7 @@ taskSchema.index({ owner: 1, _id: -1 });
 taskSchema.index({ state: 1, _id: -1 });
 taskSchema.index({ name: 1, _id: -1 });
 taskSchema.index({ 'tags.k': 1, 'tags.v': 1 });
+// claim: free or expired leases, and the claimer's own. Unfinished tasks are few next to finished
+// ones, so state comes second, where the $nin bounds skip past the finished tasks' keys.
+taskSchema.index({ 'lease.expiry': 1, state: 1 });
+taskSchema.index({ 'lease.owner': 1, state: 1 });
