@@ -55,6 +55,8 @@ function gatewayEnv(): NodeJS.ProcessEnv {
     PROTES_NODES: nodesEnv(NODE_NAMES.map((name) => ({ name, url: sims.get(name)?.url ?? '' }))),
     PROTES_TRACKER__MIN_POLL_MS: '50',
     PROTES_TRACKER__MAX_POLL_MS: '300',
+    // After a SIGKILL the dead process's leases must expire before its tasks are taken over.
+    PROTES_TRACKER__LEASE_MS: '3000',
     PROTES_FORWARDING__TIMEOUT_MS: '2000',
     PROTES_TASKS__MAX_CONTENT_BYTES: String(MAX_CONTENT_BYTES),
     PROTES_LOG__LEVEL: 'warn',

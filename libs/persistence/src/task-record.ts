@@ -6,8 +6,10 @@ export interface ForwardAttempt {
   at: string;
   /** The node's id for the task, when the node accepted it. */
   remoteId?: string;
-  /** Why the node did not take it (connection error, timeout, HTTP status and body). */
+  /** Why the node did not take it (connection error, timeout, HTTP status and body), or lost it. */
   error?: string;
+  /** Set when a node accepted the task and then lost it (PREEMPTED, SYSTEM_ERROR, forgotten). */
+  lostAs?: TesState;
 }
 
 /**

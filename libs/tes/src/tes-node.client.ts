@@ -42,6 +42,8 @@ export interface ListOptions {
   pageToken?: string;
   namePrefix?: string;
   state?: string;
+  /** Tasks that carry this tag key (any value). */
+  tagKey?: string;
 }
 
 const BODY_EXCERPT = 300;
@@ -91,8 +93,15 @@ export class TesNodeClient {
       page_token: options.pageToken,
       name_prefix: options.namePrefix,
       state: options.state,
+      tag_key: options.tagKey,
     };
-    return this.call<TesListTasksResponse>({ method: 'GET', url: '/tasks', params });
+    return this.call<TesListTasksResponse>({
+      method: 'GET',
+      url: '/tasks',
+      params,
+      // TES repeats a parameter (`tag_key=a&tag_key=b`), never `tag_key[]=a`.
+      paramsSerializer: { indexes: null },
+    });
   }
 
   async cancelTask(id: string): Promise<void> {

@@ -1,14 +1,21 @@
 import {
+  type BeforeApplicationShutdown,
   Inject,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
-  type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { protesConfig, type ProtesConfig } from '@protes/config';
-import { ForwardingService, NodeRegistry, type TesNode } from '@protes/distribution';
+import {
+  ForwardingService,
+  GATEWAY_ID_TAG,
+  NodeRegistry,
+  type TesNode,
+} from '@protes/distribution';
 import { type TaskRecord, TaskStore, updateTask } from '@protes/persistence';
-import { isTerminal, type TesState, type TesTask, TesNodeError } from '@protes/tes';
+import { isTerminal, MAX_PAGE_SIZE, type TesState, type TesTask, TesNodeError } from '@protes/tes';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import { TaskEventBus } from './task-events';
 
@@ -30,21 +37,38 @@ async function eachLimited<T>(
   await Promise.all(workers);
 }
 
+/** HTTP statuses by which a node says it does not serve ListTasks. */
+const NO_LIST = new Set([404, 405, 501]);
+
+/** States in which a node has lost a task that another node may still run. */
+const LOST: ReadonlySet<TesState> = new Set<TesState>(['PREEMPTED', 'SYSTEM_ERROR']);
+
 /**
- * Follows every forwarded task on its node until it ends, writing state and logs to the store.
- * It works from the store alone (every unfinished record, each round), so a restart resumes all of
- * them; events only move a task's next poll forward. Each task is polled on its own schedule: soon
- * after it was forwarded or changed, then less and less often while nothing moves.
+ * Follows forwarded tasks on their nodes until they end, writing state and logs to the store.
+ *
+ * Work is shared through leases in the store: each round this tracker renews and extends its claim
+ * (TaskStore.claim), so several trackers split the tasks and a dead one's tasks are taken over when
+ * its leases expire; a restart resumes everything. Events only make a node due earlier.
+ *
+ * Per node and round it reads the states of all its tasks with one paged `GET /tasks?view=MINIMAL`
+ * (falling back to one GET per task on nodes that refuse list), then fetches the FULL task only for
+ * those whose state changed. Each node's poll interval is short after a change and backs off while
+ * nothing moves. A task its node loses (PREEMPTED, SYSTEM_ERROR, forgotten) is resubmitted to
+ * another node, up to `tracker.maxResubmissions` times.
  */
 @Injectable()
 export class TrackerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  /** This process's name in leases. */
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly logger = new Logger(TrackerService.name);
-  private readonly schedule = new Map<string, PollSchedule>();
-  private readonly minPollMs: number;
-  private readonly maxPollMs: number;
-  private readonly concurrency: number;
-  /** A task with no node yet is being forwarded by the gateway until this much time has passed. */
+  private readonly tracker: ProtesConfig['tracker'];
+  /** A task with no node yet is being forwarded by a gateway until this much time has passed. */
   private readonly forwardingGraceMs: number;
+  private readonly nodeSchedule = new Map<string, PollSchedule>();
+  /** Last known node of each task held, so an event can make its node due. */
+  private readonly taskNodes = new Map<string, string>();
+  private readonly listUnsupported = new Set<string>();
+  private nextClaimAt = 0;
   private subscription?: Subscription;
   private timer?: NodeJS.Timeout;
   private round: Promise<void> = Promise.resolve();
@@ -57,9 +81,7 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     private readonly events: TaskEventBus,
     @Inject(protesConfig.KEY) config: ProtesConfig,
   ) {
-    this.minPollMs = config.tracker.minPollMs;
-    this.maxPollMs = config.tracker.maxPollMs;
-    this.concurrency = config.tracker.concurrency;
+    this.tracker = config.tracker;
     this.forwardingGraceMs = config.forwarding.timeoutMs * (config.nodes.length + 1);
   }
 
@@ -68,17 +90,21 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     this.scheduleRound(0);
   }
 
-  /** Before the store closes: the round in flight finishes its writes. */
+  /** Before the store closes: the round in flight finishes its writes, then leases are freed. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.subscription?.unsubscribe();
     await this.round;
+    await this.store.release(this.owner, [...this.taskNodes.keys()]).catch(() => undefined);
   }
 
-  /** Makes the task due in the next round. */
+  /** Makes the task's node (or every node, for a task not seen yet) due in the next round. */
   pollSoon(taskId: string): void {
-    this.schedule.set(taskId, { nextAt: 0, intervalMs: this.minPollMs });
+    const node = this.taskNodes.get(taskId);
+    const fast = { nextAt: 0, intervalMs: this.tracker.minPollMs };
+    if (node) this.nodeSchedule.set(node, fast);
+    else for (const name of this.nodeSchedule.keys()) this.nodeSchedule.set(name, fast);
   }
 
   private scheduleRound(delayMs: number): void {
@@ -86,44 +112,158 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     this.timer = setTimeout(() => {
       this.round = this.runRound()
         .catch((error: unknown) => this.logger.error(`tracking round failed: ${String(error)}`))
-        .finally(() => this.scheduleRound(this.minPollMs));
+        .finally(() => this.scheduleRound(this.tracker.minPollMs));
     }, delayMs);
   }
 
-  /** One pass over the unfinished tasks that are due. */
+  /** One pass: the tasks this tracker holds, grouped by node, for the nodes that are due. */
   async runRound(): Promise<void> {
-    const unfinished = await this.store.listUnfinished();
+    const held = await this.heldTasks();
+    this.taskNodes.clear();
+    const byNode = new Map<string, TaskRecord[]>();
+    const unforwarded: TaskRecord[] = [];
+    for (const record of held) {
+      if (!record.node || !record.remoteId) {
+        unforwarded.push(record);
+        continue;
+      }
+      this.taskNodes.set(record.id, record.node);
+      byNode.set(record.node, [...(byNode.get(record.node) ?? []), record]);
+    }
     const now = Date.now();
-    const live = new Set(unfinished.map((r) => r.id));
-    for (const id of this.schedule.keys()) if (!live.has(id)) this.schedule.delete(id);
-    const due = unfinished.filter((r) => (this.schedule.get(r.id)?.nextAt ?? 0) <= now);
-    await eachLimited(due, this.concurrency, (record) => this.follow(record));
+    const due = [...byNode].filter(([node]) => (this.nodeSchedule.get(node)?.nextAt ?? 0) <= now);
+    await eachLimited(due, this.tracker.concurrency, ([node, records]) =>
+      this.followNode(node, records),
+    );
+    await eachLimited(unforwarded, this.tracker.concurrency, (record) =>
+      this.followUnforwarded(record),
+    );
   }
 
-  private async follow(record: TaskRecord): Promise<void> {
-    if (!record.node || !record.remoteId) return this.followUnforwarded(record);
-    const node = this.registry.get(record.node);
+  /**
+   * The tasks leased to this tracker. It claims (which also renews its own leases) every third of
+   * a lease period, and at once when a task is free (new, or its tracker died); otherwise it reads
+   * without writing.
+   */
+  private async heldTasks(): Promise<TaskRecord[]> {
+    const now = Date.now();
+    const unfinished = await this.store.listUnfinished();
+    const free = unfinished.some((r) => !r.lease || Date.parse(r.lease.expiresAt) <= now);
+    if (free || now >= this.nextClaimAt) {
+      this.nextClaimAt = now + this.tracker.leaseMs / 3;
+      return this.store.claim(this.owner, this.tracker.leaseMs, this.tracker.claimBatch);
+    }
+    return unfinished.filter((r) => r.lease?.owner === this.owner);
+  }
+
+  private async followNode(name: string, records: TaskRecord[]): Promise<void> {
+    const node = this.registry.get(name);
     if (!node) {
-      await this.finish(record.id, 'SYSTEM_ERROR', `node ${record.node} is no longer configured`);
+      for (const record of records) {
+        await this.finish(record.id, 'SYSTEM_ERROR', `node ${name} is no longer configured`);
+      }
       return;
     }
+    let states: Map<string, TesState> | undefined;
     try {
-      if (record.cancelRequested) await node.client.cancelTask(record.remoteId);
-      const remote = await node.client.getTask(record.remoteId, 'MINIMAL');
-      this.registry.report(node.name);
-      if (remote.state === record.state && !record.cancelRequested) {
-        this.backOff(record.id);
-        return;
-      }
-      await this.apply(record.id, await node.client.getTask(record.remoteId, 'FULL'), node);
-      this.pollSoon(record.id);
+      states = await this.listStates(node, new Set(records.map((r) => r.remoteId ?? '')));
     } catch (error) {
-      await this.onNodeError(record, node, error);
+      // The node is down or erring: its tasks stay as they were and are asked again later.
+      this.registry.report(name, (error as Error).message);
+      this.backOff(name);
+      return;
+    }
+    let changed = false;
+    await eachLimited(records, this.tracker.concurrency, async (record) => {
+      if (await this.followTask(record, node, states?.get(record.remoteId ?? ''))) changed = true;
+    });
+    if (changed) this.nodeSchedule.set(name, { nextAt: 0, intervalMs: this.tracker.minPollMs });
+    else this.backOff(name);
+  }
+
+  /**
+   * The states of the wanted remote tasks from the node's task list, newest first, paging only
+   * until all are found. Undefined when the node does not serve list (then: one GET per task).
+   */
+  private async listStates(
+    node: TesNode,
+    wanted: Set<string>,
+  ): Promise<Map<string, TesState> | undefined> {
+    if (this.listUnsupported.has(node.name)) return undefined;
+    const states = new Map<string, TesState>();
+    let pageToken: string | undefined;
+    try {
+      do {
+        const page = await node.client.listTasks({
+          view: 'MINIMAL',
+          pageSize: MAX_PAGE_SIZE,
+          pageToken,
+          tagKey: GATEWAY_ID_TAG,
+        });
+        for (const task of page.tasks) {
+          if (wanted.has(task.id)) states.set(task.id, task.state ?? 'UNKNOWN');
+        }
+        pageToken = page.next_page_token || undefined;
+      } while (pageToken && states.size < wanted.size);
+    } catch (error) {
+      if (
+        error instanceof TesNodeError &&
+        error.status !== undefined &&
+        NO_LIST.has(error.status)
+      ) {
+        this.logger.warn(
+          `node ${node.name} does not serve ListTasks: tracking its tasks one by one`,
+        );
+        this.listUnsupported.add(node.name);
+        return undefined;
+      }
+      throw error;
+    }
+    this.registry.report(node.name);
+    return states;
+  }
+
+  /** Brings one task up to date; true when something changed. */
+  private async followTask(
+    record: TaskRecord,
+    node: TesNode,
+    listed: TesState | undefined,
+  ): Promise<boolean> {
+    const remoteId = record.remoteId ?? '';
+    try {
+      if (record.cancelRequested) await node.client.cancelTask(remoteId);
+      // Missing from the list: ask for it directly (it may be the node's list that is short).
+      const state = record.cancelRequested
+        ? undefined
+        : (listed ?? (await node.client.getTask(remoteId, 'MINIMAL')).state);
+      if (state !== undefined && state === record.state) return false;
+      await this.apply(record, await node.client.getTask(remoteId, 'FULL'), node);
+      return true;
+    } catch (error) {
+      if (error instanceof TesNodeError && error.kind === 'not-found' && record.cancelRequested) {
+        await this.finish(
+          record.id,
+          'CANCELED',
+          `node ${node.name} no longer knows task ${remoteId}`,
+        );
+        return true;
+      }
+      if (error instanceof TesNodeError && error.kind === 'not-found') {
+        await this.lost(
+          record,
+          node,
+          'SYSTEM_ERROR',
+          `node ${node.name} no longer knows task ${remoteId}`,
+        );
+        return true;
+      }
+      this.registry.report(node.name, (error as Error).message);
+      return false;
     }
   }
 
   private async followUnforwarded(record: TaskRecord): Promise<void> {
-    // Either the gateway is forwarding it right now, or it stopped before it could: after the
+    // Either a gateway is forwarding it right now, or it stopped before it could: after the
     // grace period, the second is certain and the tracker takes over.
     if (Date.now() - Date.parse(record.createdAt) < this.forwardingGraceMs) return;
     if (record.cancelRequested) {
@@ -132,46 +272,91 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     }
     this.logger.log(`task ${record.id} was stored but never forwarded: forwarding it now`);
     await this.forwarding.forward(record);
-    this.pollSoon(record.id);
   }
 
-  private async onNodeError(record: TaskRecord, node: TesNode, error: unknown): Promise<void> {
-    if (error instanceof TesNodeError && error.kind === 'not-found') {
-      await this.finish(
-        record.id,
-        'SYSTEM_ERROR',
-        `node ${node.name} no longer knows task ${record.remoteId}`,
-      );
+  /** Stores what the node says of the task; a lost task goes to another node. */
+  private async apply(record: TaskRecord, remote: TesTask, node: TesNode): Promise<void> {
+    if (LOST.has(remote.state) && !record.cancelRequested) {
+      const reason =
+        remote.logs?.flatMap((l) => l.system_logs ?? []).join('; ') || 'no reason given';
+      await this.lost(record, node, remote.state, reason);
       return;
     }
-    // The node is down or erring: the task stays as it was and is asked again later.
-    this.registry.report(node.name, (error as Error).message);
-    this.backOff(record.id);
-  }
-
-  /** Stores what the node says of the task. */
-  private async apply(id: string, remote: TesTask, node: TesNode): Promise<void> {
-    await updateTask(this.store, id, (current) => {
-      if (isTerminal(current.state)) return undefined;
+    const stored = await updateTask(this.store, record.id, (current) => {
+      if (isTerminal(current.state) || current.remoteId !== record.remoteId) return undefined;
       const now = new Date().toISOString();
       const next: TaskRecord = { ...current, remoteLogs: remote.logs ?? [], updatedAt: now };
-      // No TES client knows PREEMPTED (Nextflow and cwl-tes would wait for ever): report it as a
-      // system error, with the reason.
-      if (remote.state === 'PREEMPTED') {
-        next.state = 'SYSTEM_ERROR';
-        next.systemLogs = [...current.systemLogs, `task was preempted on node ${node.name}`];
-      } else if (current.cancelRequested && !isTerminal(remote.state)) {
-        // The node has not finished canceling yet: the client keeps seeing CANCELING.
-        next.state = 'CANCELING';
-      } else {
-        next.state = remote.state;
-      }
+      // Until the node confirms a cancel, the client keeps seeing CANCELING.
+      next.state =
+        current.cancelRequested && !isTerminal(remote.state)
+          ? 'CANCELING'
+          : this.shown(remote.state);
       if (isTerminal(next.state)) {
         next.endedAt = now;
         next.cancelRequested = false;
       }
       return next;
     });
+    if (stored && isTerminal(stored.state)) await this.store.release(this.owner, [record.id]);
+  }
+
+  /**
+   * The node ended the task without running it (PREEMPTED, SYSTEM_ERROR) or forgot it. The attempt
+   * is recorded with its reason; the task then goes to another node while resubmissions remain,
+   * else it ends in the node's state (PREEMPTED shown as SYSTEM_ERROR unless configured).
+   */
+  private async lost(
+    record: TaskRecord,
+    node: TesNode,
+    state: TesState,
+    reason: string,
+  ): Promise<void> {
+    let resubmit = false;
+    const updated = await updateTask(this.store, record.id, (current) => {
+      if (isTerminal(current.state) || current.remoteId !== record.remoteId) return undefined;
+      const now = new Date().toISOString();
+      const attempts = current.attempts.map((a) =>
+        a.remoteId === current.remoteId && a.node === current.node
+          ? { ...a, lostAs: state, error: reason }
+          : a,
+      );
+      const lostSoFar = attempts.filter((a) => a.lostAs).length;
+      const note = `attempt on node ${node.name} (task ${current.remoteId}) ended ${state}: ${reason}`;
+      resubmit = lostSoFar <= this.tracker.maxResubmissions && !current.cancelRequested;
+      if (resubmit) {
+        return {
+          ...current,
+          attempts,
+          state: 'QUEUED',
+          node: undefined,
+          remoteId: undefined,
+          remoteLogs: [],
+          systemLogs: [...current.systemLogs, `${note}; resubmitting to another node`],
+          updatedAt: now,
+        };
+      }
+      return {
+        ...current,
+        attempts,
+        state: this.shown(state),
+        systemLogs: [...current.systemLogs, note],
+        updatedAt: now,
+        endedAt: now,
+        cancelRequested: false,
+      };
+    });
+    if (!updated) return;
+    if (resubmit) {
+      this.logger.warn(`task ${record.id} lost on ${node.name} (${state}): resubmitting`);
+      await this.forwarding.forward(updated);
+    } else {
+      await this.store.release(this.owner, [record.id]);
+    }
+  }
+
+  /** No TES client knows PREEMPTED (Nextflow and cwl-tes would wait for ever). */
+  private shown(state: TesState): TesState {
+    return state === 'PREEMPTED' && !this.tracker.exposePreempted ? 'SYSTEM_ERROR' : state;
   }
 
   private async finish(id: string, state: TesState, reason: string): Promise<void> {
@@ -187,11 +372,12 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
         endedAt: now,
       };
     });
+    await this.store.release(this.owner, [id]);
   }
 
-  private backOff(id: string): void {
-    const previous = this.schedule.get(id)?.intervalMs ?? this.minPollMs;
-    const intervalMs = Math.min(previous * 2, this.maxPollMs);
-    this.schedule.set(id, { nextAt: Date.now() + intervalMs, intervalMs });
+  private backOff(node: string): void {
+    const previous = this.nodeSchedule.get(node)?.intervalMs ?? this.tracker.minPollMs;
+    const intervalMs = Math.min(previous * 2, this.tracker.maxPollMs);
+    this.nodeSchedule.set(node, { nextAt: Date.now() + intervalMs, intervalMs });
   }
 }
