@@ -17,7 +17,15 @@ const DEFAULTS = {
   tasks: { maxContentBytes: 1024 * 1024 },
   nodes: [],
   forwarding: { timeoutMs: 10_000 },
-  tracker: { minPollMs: 500, maxPollMs: 10_000, concurrency: 16 },
+  tracker: {
+    minPollMs: 500,
+    maxPollMs: 10_000,
+    concurrency: 16,
+    leaseMs: 30_000,
+    claimBatch: 1000,
+    maxResubmissions: 2,
+    exposePreempted: false,
+  },
   log: { level: 'log', json: true },
 };
 
