@@ -322,7 +322,8 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       );
       const lostSoFar = attempts.filter((a) => a.lostAs).length;
       const note = `attempt on node ${node.name} (task ${current.remoteId}) ended ${state}: ${reason}`;
-      resubmit = lostSoFar <= this.tracker.maxResubmissions && !current.cancelRequested;
+      const untried = this.registry.all().some((n) => !attempts.some((a) => a.node === n.name));
+      resubmit = untried && lostSoFar <= this.tracker.maxResubmissions && !current.cancelRequested;
       if (resubmit) {
         return {
           ...current,
@@ -348,10 +349,10 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     if (!updated) return;
     if (resubmit) {
       this.logger.warn(`task ${record.id} lost on ${node.name} (${state}): resubmitting`);
-      await this.forwarding.forward(updated);
-    } else {
-      await this.store.release(this.owner, [record.id]);
+      const forwarded = await this.forwarding.forward(updated);
+      if (forwarded && !isTerminal(forwarded.state)) return;
     }
+    await this.store.release(this.owner, [record.id]);
   }
 
   /** No TES client knows PREEMPTED (Nextflow and cwl-tes would wait for ever). */
