@@ -11,11 +11,14 @@ function repoRoot(dir = __dirname): string {
 export const DIST = join(repoRoot(), 'dist');
 export const GATEWAY_MAIN = join(DIST, 'apps/gateway/src/main.js');
 export const SIM_MAIN = join(DIST, 'apps/tes-sim/src/main.js');
+export const TRACKER_MAIN = join(DIST, 'apps/tracker/src/main.js');
 
 export interface Started {
   child: ChildProcess;
   /** The URL the process printed when it began listening. */
   url: string;
+  /** The whole line it printed then (the tracker's names its lease owner). */
+  readyLine: string;
   /** Everything it wrote to stderr so far, for failure messages. */
   stderr: () => string;
   /** SIGTERM, then SIGKILL after a grace period; resolves when the process is gone. */
@@ -62,7 +65,8 @@ export function startNode(
       const match = options.ready.exec(stdout);
       if (match) {
         clearTimeout(timer);
-        resolve({ child, url: match[1], stderr: () => stderr, stop });
+        const readyLine = stdout.slice(stdout.lastIndexOf('\n', match.index) + 1).split('\n')[0];
+        resolve({ child, url: match[1], readyLine, stderr: () => stderr, stop });
       }
     });
     child.once('exit', (code) => {
@@ -74,6 +78,8 @@ export function startNode(
 
 export const SIM_READY = /tes-sim \S+ listening on (http:\/\/\S+)/;
 export const GATEWAY_READY = /proTES gateway listening on (http:\/\/\S+)/;
+/** `proTES tracker <owner> listening on <url>`; the URL serves /health. */
+export const TRACKER_READY = /proTES tracker \S+ listening on (http:\/\/\S+)/;
 
 export interface SimOptions {
   name: string;
@@ -92,6 +98,14 @@ export function startSimulator(sim: SimOptions, port = 0): Promise<Started> {
 /** Starts the gateway; configuration comes as PROTES_* variables (see the README). */
 export function startGateway(env: NodeJS.ProcessEnv, inheritOutput = false): Promise<Started> {
   return startNode(GATEWAY_MAIN, [], { env, ready: GATEWAY_READY, inheritOutput });
+}
+
+/**
+ * Starts a tracker process (distributed mode: needs PROTES_BUS__DRIVER=rabbitmq and a URL);
+ * configuration comes as PROTES_* variables, as for the gateway.
+ */
+export function startTracker(env: NodeJS.ProcessEnv, inheritOutput = false): Promise<Started> {
+  return startNode(TRACKER_MAIN, [], { env, ready: TRACKER_READY, inheritOutput });
 }
 
 /** The PROTES_NODES value for a set of running simulators. */

@@ -1,21 +1,26 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { protesConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
-import { DistributionModule } from '@protes/distribution';
+import { loadConfig, protesConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
+import { DistributionModule, MiddlewarePluginsModule } from '@protes/distribution';
 import { PersistenceModule } from '@protes/persistence';
 import { TrackingModule } from '@protes/tracking';
 import { TesExceptionFilter } from './common/tes-exception.filter';
 import { DocsController } from './docs/docs.controller';
 import { HealthController } from './health/health.controller';
+import { MiddlewaresController } from './middlewares/middlewares.controller';
 import { ServiceInfoController } from './service-info/service-info.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { TasksService } from './tasks/tasks.service';
 
 @Module({})
 export class GatewayModule {
-  /** Standalone mode: the tracker runs in this process, on the in-process event bus. */
-  static forRoot(config?: ProtesConfig): DynamicModule {
+  /**
+   * With the in-process bus (standalone mode) the tracker runs in this process; with RabbitMQ
+   * (distributed mode) the gateway only publishes task events and tracker processes follow the
+   * tasks. The configuration is read here, once, because it decides which modules exist.
+   */
+  static forRoot(config: ProtesConfig = loadConfig()): DynamicModule {
     return {
       module: GatewayModule,
       imports: [
@@ -28,10 +33,17 @@ export class GatewayModule {
               : { driver: 'sqlite' as const, path: store.sqlitePath },
         }),
         DistributionModule,
-        TrackingModule,
+        MiddlewarePluginsModule.forRoot(config.middleware.modules),
+        TrackingModule.forRoot({ runTracker: config.bus.driver === 'in-process' }),
         TerminusModule,
       ],
-      controllers: [TasksController, ServiceInfoController, HealthController, DocsController],
+      controllers: [
+        TasksController,
+        ServiceInfoController,
+        HealthController,
+        DocsController,
+        MiddlewaresController,
+      ],
       providers: [TasksService, { provide: APP_FILTER, useClass: TesExceptionFilter }],
     };
   }

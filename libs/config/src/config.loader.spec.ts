@@ -16,6 +16,7 @@ const DEFAULTS = {
   store: { driver: 'sqlite', sqlitePath: './var/protes.db' },
   tasks: { maxContentBytes: 1024 * 1024 },
   nodes: [],
+  middleware: { chain: ['random'], modules: [] },
   forwarding: { timeoutMs: 10_000 },
   tracker: {
     minPollMs: 500,
@@ -27,6 +28,7 @@ const DEFAULTS = {
     exposePreempted: false,
   },
   log: { level: 'log', json: true },
+  bus: { driver: 'in-process', queue: 'protes.tasks', prefetch: 32 },
 };
 
 /** The ConfigError a load throws (failing the test if it does not throw one). */
@@ -252,6 +254,22 @@ describe('loadConfig', () => {
       'empty bearer',
       { PROTES_NODES: '[{"name":"a","url":"http://a","credentials":{"bearer":""}}]' },
       'nodes.0.credentials.bearer',
+    ],
+    [
+      'node latitude',
+      { PROTES_NODES: '[{"name":"a","url":"http://a","location":{"latitude":91,"longitude":0}}]' },
+      'nodes.0.location.latitude',
+    ],
+    [
+      'node failure threshold',
+      { PROTES_NODES: '[{"name":"a","url":"http://a","health":{"failureThreshold":0}}]' },
+      'nodes.0.health.failureThreshold',
+    ],
+    ['chain not a list', { PROTES_MIDDLEWARE__CHAIN: 'random' }, 'middleware.chain'],
+    [
+      'chain entry',
+      { PROTES_MIDDLEWARE__CHAIN: '[{"fallback":[]}]' },
+      'middleware.chain.0.fallback',
     ],
   ])('names the key of a bad value: %s', (_case, env, key) => {
     const error = configError(env);

@@ -13,15 +13,103 @@ const Credentials = Type.Object(
   { additionalProperties: false },
 );
 
+const strict = { additionalProperties: false } as const;
+const Names = Type.Array(Type.String({ minLength: 1 }));
+
+/** When a node is probed and how its circuit breaker trips; unset fields take these defaults. */
+export const NODE_HEALTH_DEFAULTS = {
+  probeIntervalMs: 15_000,
+  failureThreshold: 3,
+  coolDownMs: 30_000,
+};
+
 export const NodeConfigSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
     url: Type.String({ format: 'uri', pattern: '^https?://' }),
     credentials: Type.Optional(Credentials),
+    // What the middleware chain knows of the node (NodeMetadata); defaults are applied where the
+    // node registry reads them, so that a node is stored here exactly as configured.
+    location: Type.Optional(
+      Type.Object(
+        {
+          latitude: Type.Number({ minimum: -90, maximum: 90 }),
+          longitude: Type.Number({ minimum: -180, maximum: 180 }),
+        },
+        strict,
+      ),
+    ),
+    region: Type.Optional(Type.String({ minLength: 1 })),
+    storage: Type.Optional(
+      Type.Object({ read: Type.Optional(Names), write: Type.Optional(Names) }, strict),
+    ),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          cpuCores: Type.Optional(Type.Integer({ minimum: 1 })),
+          ramGb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          diskGb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          preemptible: Type.Optional(Type.Boolean()),
+          zones: Type.Optional(Names),
+          backendParameters: Type.Optional(Names),
+        },
+        strict,
+      ),
+    ),
+    tags: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String())),
+    weight: Type.Optional(Type.Number({ minimum: 0 })),
+    health: Type.Optional(
+      Type.Object(
+        {
+          probeIntervalMs: Type.Optional(Type.Integer({ minimum: 100 })),
+          failureThreshold: Type.Optional(Type.Integer({ minimum: 1 })),
+          coolDownMs: Type.Optional(Type.Integer({ minimum: 100 })),
+        },
+        strict,
+      ),
+    ),
   },
-  { additionalProperties: false },
+  strict,
 );
 export type NodeConfig = Static<typeof NodeConfigSchema>;
+
+// The unions below are written as if/then/else rather than anyOf, so that validation reports only
+// the errors of the form a value has taken (a name, a middleware object, a group).
+const ChainMiddlewareObject = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+const ChainMiddlewareSchema = Type.Unsafe<string | Static<typeof ChainMiddlewareObject>>({
+  if: { type: 'string' },
+  then: { type: 'string', minLength: 1 },
+  else: ChainMiddlewareObject,
+});
+const FallbackGroupSchema = Type.Object(
+  {
+    fallback: Type.Array(ChainMiddlewareSchema, { minItems: 1 }),
+    onFailure: Type.Optional(Type.Union([Type.Literal('fail'), Type.Literal('skip')])),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
+/**
+ * An entry of the middleware chain: a middleware's registered name, the name with `settings` and
+ * `enabled`, or a fallback group whose members are tried in order until one does not fail.
+ */
+export const ChainEntrySchema = Type.Unsafe<
+  Static<typeof ChainMiddlewareSchema> | Static<typeof FallbackGroupSchema>
+>({
+  if: { type: 'object', required: ['fallback'] },
+  then: FallbackGroupSchema,
+  else: ChainMiddlewareSchema,
+});
+export type ChainEntryConfig = Static<typeof ChainEntrySchema>;
+export const MiddlewareChainSchema = Type.Array(ChainEntrySchema);
 
 export const ProtesConfigSchema = Type.Object(
   {
@@ -62,6 +150,13 @@ export const ProtesConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     nodes: Type.Array(NodeConfigSchema, { default: [] }),
+    middleware: Type.Object(
+      {
+        chain: Type.Array(ChainEntrySchema, { default: ['random'] }),
+        modules: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     forwarding: Type.Object(
       {
         timeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
@@ -79,6 +174,24 @@ export const ProtesConfigSchema = Type.Object(
         exposePreempted: Type.Boolean({ default: false }),
       },
       { additionalProperties: false, default: {} },
+    ),
+    // Distributed mode: gateways publish task events to RabbitMQ and tracker processes
+    // (apps/tracker) consume them; with in-process, the gateway runs the tracker itself.
+    bus: Type.Object(
+      {
+        driver: Type.Union([Type.Literal('in-process'), Type.Literal('rabbitmq')], {
+          default: 'in-process',
+        }),
+        url: Type.Optional(Type.String({ pattern: '^amqps?://' })),
+        queue: Type.String({ minLength: 1, maxLength: 255, default: 'protes.tasks' }),
+        prefetch: Type.Integer({ minimum: 1, maximum: 65535, default: 32 }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        if: { properties: { driver: { const: 'rabbitmq' } }, required: ['driver'] },
+        then: { required: ['url'] },
+      },
     ),
     log: Type.Object(
       {

@@ -1,12 +1,17 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { ForwardingService } from './forwarding.service';
+import { MiddlewareModule } from './middleware/middleware.module';
 import { NodeRegistry } from './node-registry';
-import { NodeSelector } from './node-selector';
 
+/**
+ * The node registry, the middleware chain and forwarding. Static, so that every module importing it
+ * (the gateway's, the tracker's) shares one registry; custom middleware modules are imported by
+ * the application with MiddlewarePluginsModule.forRoot.
+ */
 @Module({
-  imports: [HttpModule],
-  providers: [NodeRegistry, NodeSelector, ForwardingService],
-  exports: [NodeRegistry, NodeSelector, ForwardingService],
+  imports: [HttpModule, MiddlewareModule],
+  providers: [NodeRegistry, ForwardingService],
+  exports: [NodeRegistry, ForwardingService, MiddlewareModule],
 })
 export class DistributionModule {}

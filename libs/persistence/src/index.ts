@@ -6,3 +6,6 @@ export { MongoTaskStore } from './mongo-task-store';
 export { PersistenceModule } from './persistence.module';
 export type { PersistenceModuleOptions } from './persistence.module-definition';
 export * from './task-store.health';
+export * from './chain-settings-store';
+export { SqliteChainSettingsStore } from './sqlite-chain-settings-store';
+export { MongoChainSettingsStore } from './mongo-chain-settings-store';

@@ -13,6 +13,21 @@ export interface ForwardAttempt {
 }
 
 /**
+ * What one entry of the middleware chain did to a task, kept on the task and shown in its FULL view
+ * (the chain lives in @protes/distribution, which re-exports this).
+ */
+export interface MiddlewareDecision {
+  /** Position of the entry in the chain. */
+  entry: number;
+  middleware: string;
+  outcome: 'applied' | 'failed' | 'rejected' | 'skipped';
+  /** Candidate node names after this step, best first. */
+  order: string[];
+  reason?: string;
+  ms: number;
+}
+
+/**
  * A tracker's claim on following a task. It is held while the current time is before `expiresAt`;
  * after that any tracker may take the task over (see TaskStore.claim).
  */
@@ -44,6 +59,8 @@ export interface TaskRecord {
   node?: string;
   remoteId?: string;
   attempts: ForwardAttempt[];
+  /** Every decision of the middleware chain, in order; each run of the chain appends its own. */
+  decisions?: MiddlewareDecision[];
   /** The node's task logs, as last read from it (executor logs, exit codes, outputs). */
   remoteLogs: TesTaskLog[];
   /** The gateway's own notes on the task: why forwarding failed, why it was canceled, etc. */

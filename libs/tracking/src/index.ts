@@ -1,3 +1,5 @@
+export * from './rmq-options';
+export * from './rmq-task-event-bus';
 export * from './task-events';
 export * from './tracker.service';
 export * from './tracking.module';

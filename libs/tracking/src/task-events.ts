@@ -8,11 +8,26 @@ export interface TaskEvent {
 }
 
 /**
+ * The task id of an event that came from outside the process (a queue), or undefined when the
+ * payload is not a task event. Only the id matters to a tracker; an unknown `type` from a newer
+ * gateway is still a hint about that task, so it is accepted.
+ */
+export function taskIdOfEvent(payload: unknown): string | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const { taskId, type } = payload as Record<string, unknown>;
+  if (typeof type !== 'string' || typeof taskId !== 'string') return undefined;
+  if (taskId.length === 0 || taskId.length > 256) return undefined;
+  return taskId;
+}
+
+/**
  * The port between the gateway and the tracker. A message is only a hint to act early: the store
- * remains the source of truth, so a lost event delays a task but never loses it.
+ * remains the source of truth, so a lost event delays a task but never loses it. `publish` never
+ * throws and never waits: it is called on the request path.
  */
 export abstract class TaskEventBus {
   abstract publish(event: TaskEvent): void;
+  /** Events published to this bus that are delivered inside this process. */
   abstract subscribe(handler: (event: TaskEvent) => void): Subscription;
 }
 

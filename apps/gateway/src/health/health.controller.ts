@@ -26,11 +26,13 @@ export class HealthController {
   ready() {
     return this.health.check([
       () => this.store.pingCheck('store'),
-      () => {
-        const nodes = this.registry.all();
+      async () => {
         const indicator = this.indicators.check('nodes');
         const details = Object.fromEntries(
-          nodes.map((n) => [n.name, n.health.healthy ? 'up' : 'down']),
+          (await this.registry.status()).map((n) => [
+            n.name,
+            `${n.healthy ? 'up' : 'down'}${n.breaker === 'closed' ? '' : ` (circuit ${n.breaker})`}`,
+          ]),
         );
         return indicator.up(details);
       },

@@ -1,11 +1,11 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { protesConfig, type ProtesConfig } from '@protes/config';
-import { NodeRegistry, type NodeHealth } from '@protes/distribution';
+import { NodeRegistry, type NodeStatus } from '@protes/distribution';
 import type { TesServiceInfo } from '@protes/tes';
 
 /** The federation as a client may see it: node names and health, never URLs or credentials. */
 export interface FederationInfo {
-  nodes: ({ name: string } & NodeHealth)[];
+  nodes: NodeStatus[];
 }
 
 export const GATEWAY_VERSION = '0.1.0';
@@ -20,7 +20,7 @@ export class ServiceInfoController {
   ) {}
 
   @Get('service-info')
-  serviceInfo(): TesServiceInfo & { protes: FederationInfo } {
+  async serviceInfo(): Promise<TesServiceInfo & { protes: FederationInfo }> {
     const { service } = this.config;
     return {
       id: service.id,
@@ -35,7 +35,7 @@ export class ServiceInfoController {
       updatedAt: this.startedAt,
       version: GATEWAY_VERSION,
       storage: service.storage,
-      protes: { nodes: this.registry.all().map((n) => ({ name: n.name, ...n.health })) },
+      protes: { nodes: await this.registry.status() },
     };
   }
 }

@@ -4,7 +4,8 @@ import type { TesTask, TesTaskLog } from '@protes/tes';
 /**
  * The FULL TES task of a record, with the gateway's id. The node's own task logs come first and
  * unchanged (clients read the exit code from logs[0].logs[0]); the gateway adds where the task runs
- * (node, remote id) to their metadata and its own notes to their system logs.
+ * (node, remote id, the middleware chain's decisions) to their metadata and its own notes to their
+ * system logs.
  */
 export function toTesTask(record: TaskRecord): TesTask {
   const metadata: Record<string, string> = {};
@@ -17,6 +18,8 @@ export function toTesTask(record: TaskRecord): TesTask {
       )
       .join('; ');
   }
+  // Metadata values are strings: the decisions go as compact JSON.
+  if (record.decisions?.length) metadata.protes_decisions = JSON.stringify(record.decisions);
   // Nodes that omit empty lists (as protobuf-based servers do) still give valid TES here.
   const logs: TesTaskLog[] = record.remoteLogs.map((log) => ({
     ...log,

@@ -1,4 +1,14 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { protesConfig, type ProtesConfig } from '@protes/config';
 import {
   createTaskValidator,
@@ -26,10 +36,15 @@ export class TasksController {
 
   @Post('tasks')
   @HttpCode(200)
-  async create(@Body() body: unknown): Promise<TesCreateTaskResponse> {
+  async create(
+    @Body() body: unknown,
+    @Headers() headers: Record<string, string | string[] | undefined>,
+  ): Promise<TesCreateTaskResponse> {
     const result = this.validate(body);
     if (!result.ok) throw new InvalidRequestException(result.errors);
-    return { id: await this.tasks.create(result.value satisfies TesTaskRequest) };
+    return {
+      id: await this.tasks.create(result.value satisfies TesTaskRequest, undefined, headers),
+    };
   }
 
   @Get('tasks')

@@ -1,5 +1,5 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
-import { ForwardingService } from '@protes/distribution';
+import { type Caller, ForwardingService } from '@protes/distribution';
 import { InvalidPageTokenError, type TaskRecord, TaskStore, updateTask } from '@protes/persistence';
 import {
   isTerminal,
@@ -29,13 +29,21 @@ export class TasksService {
   ) {}
 
   /**
-   * Stores the task before anything leaves the process, then forwards it. The client gets the id
-   * whatever happens next: if no node takes the task, it can read why in the task's logs.
+   * Runs the middleware chain, stores the task, then forwards it. A task the chain refuses (4xx) or
+   * cannot place (503) is never stored; once stored, the client gets the id whatever happens next:
+   * if no node takes the task, it can read why in the task's logs. Nothing leaves the process
+   * before the record is stored.
    */
-  async create(task: TesTaskRequest, owner = ANONYMOUS): Promise<string> {
+  async create(
+    task: TesTaskRequest,
+    owner = ANONYMOUS,
+    headers: Caller['headers'] = {},
+  ): Promise<string> {
+    const id = newId().toLowerCase();
+    const route = await this.forwarding.route(id, task, { subject: owner, headers });
     const now = new Date().toISOString();
     const record: TaskRecord = {
-      id: newId().toLowerCase(),
+      id,
       owner,
       state: 'QUEUED',
       name: task.name,
@@ -50,7 +58,7 @@ export class TasksService {
       version: 1,
     };
     await this.store.create(record);
-    const forwarded = await this.forwarding.forward(record);
+    const forwarded = await this.forwarding.forward(record, route);
     if (forwarded?.node) this.events.publish({ type: 'forwarded', taskId: record.id });
     return record.id;
   }

@@ -1,6 +1,10 @@
 import type { TesTaskRequest } from '@protes/tes';
 import type { NodeHealth } from '../node-registry';
 
+// Decisions are kept on the task record, so their type lives with it (persistence never imports
+// distribution).
+export type { MiddlewareDecision } from '@protes/persistence';
+
 /** A place on Earth, in degrees. */
 export interface GeoPoint {
   latitude: number;
@@ -71,6 +75,9 @@ export interface TaskMiddleware {
 
 /** The task is refused: the client gets `status` (4xx) with the reason. */
 export class MiddlewareRejection extends Error {
+  // The chain also recognises a rejection by this name: a plugin package cannot share this class.
+  override readonly name = 'MiddlewareRejection';
+
   constructor(
     message: string,
     readonly status = 400,
@@ -81,16 +88,6 @@ export class MiddlewareRejection extends Error {
 }
 
 /** The middleware could not do its work for this task (no data, a lookup failed, ...). */
-export class MiddlewareError extends Error {}
-
-/** What one chain entry did to one task, kept on the task and shown in its FULL view. */
-export interface MiddlewareDecision {
-  /** Position of the entry in the chain. */
-  entry: number;
-  middleware: string;
-  outcome: 'applied' | 'failed' | 'rejected' | 'skipped';
-  /** Candidate node names after this step, best first. */
-  order: string[];
-  reason?: string;
-  ms: number;
+export class MiddlewareError extends Error {
+  override readonly name = 'MiddlewareError';
 }

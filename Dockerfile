@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# One image for every proTES app; its first argument names the app to run:
+#   docker run --rm protes gateway            (the default)
+#   docker run --rm protes tracker
+#   docker run --rm protes tes-sim --name eu-1 --host 0.0.0.0 --port 8000
+# Configuration: PROTES_CONFIG and PROTES_* variables (README, "Configuration").
+
+# Node 20.19+ (package.json engines); the same base in both stages, so that the native module
+# compiled in the first (better-sqlite3) runs in the second.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+# better-sqlite3 compiles from source where no prebuilt binary matches the platform.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 make g++ \
+  && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY apps apps
+COPY libs libs
+COPY scripts scripts
+COPY examples examples
+RUN npm run build && npm prune --omit=dev
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY --chmod=755 docker/entrypoint.sh /usr/local/bin/protes
+# The SQLite store's default folder (standalone mode); distributed mode keeps nothing here.
+RUN mkdir -p var && chown node:node var
+USER node
+EXPOSE 8080
+ENTRYPOINT ["protes"]
+CMD ["gateway"]

@@ -1,0 +1,41 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { loadConfig, protesConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
+import { MiddlewarePluginsModule } from '@protes/distribution';
+import { PersistenceModule } from '@protes/persistence';
+import { TrackingModule } from '@protes/tracking';
+import { HealthController } from './health/health.controller';
+import { TaskEventServer } from './task-event.server';
+import { TaskEventsController } from './task-events.controller';
+
+/** The tracker process of distributed mode: the tracker, fed by the RabbitMQ queue, and health. */
+@Module({})
+export class TrackerAppModule {
+  static forRoot(config: ProtesConfig = loadConfig()): DynamicModule {
+    return {
+      module: TrackerAppModule,
+      imports: [
+        ProtesConfigModule.forRoot(config),
+        PersistenceModule.forRootAsync({
+          inject: [protesConfig.KEY],
+          useFactory: ({ store }: ProtesConfig) =>
+            store.driver === 'mongo'
+              ? { driver: 'mongo' as const, url: store.mongoUrl ?? '' }
+              : { driver: 'sqlite' as const, path: store.sqlitePath },
+        }),
+        // Resubmissions run the middleware chain, which may name custom middlewares.
+        MiddlewarePluginsModule.forRoot(config.middleware.modules),
+        TrackingModule.forRoot({ runTracker: true }),
+        TerminusModule,
+      ],
+      controllers: [TaskEventsController, HealthController],
+      providers: [
+        {
+          provide: TaskEventServer,
+          inject: [protesConfig.KEY],
+          useFactory: ({ bus }: ProtesConfig) => TaskEventServer.fromConfig(bus),
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,280 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { loadConfig, type NodeConfig, ProtesConfigModule } from '@protes/config';
+import { PersistenceModule, type TaskRecord, TaskStore } from '@protes/persistence';
+import { newRecord } from '@protes/persistence/task-store.contract';
+import type { TesTaskRequest } from '@protes/tes';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DistributionModule } from './distribution.module';
+import { ForwardingService } from './forwarding.service';
+import { MiddlewarePluginsModule } from './middleware/custom-modules';
+import { MiddlewareRejection, type TaskContext } from './middleware/middleware';
+import { NodeRegistry } from './node-registry';
+
+/** A TES node that answers service-info and create, or 503 while `down`. */
+class FakeNode {
+  down = false;
+  readonly created: TesTaskRequest[] = [];
+  private server!: Server;
+  url = '';
+
+  static async start(): Promise<FakeNode> {
+    const node = new FakeNode();
+    node.server = createServer((req, res) => void node.answer(req, res));
+    await new Promise<void>((resolve) => node.server.listen(0, '127.0.0.1', resolve));
+    node.url = `http://127.0.0.1:${(node.server.address() as AddressInfo).port}/ga4gh/tes/v1`;
+    return node;
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body = '';
+    for await (const chunk of req) body += String(chunk);
+    const reply = (status: number, json: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+    };
+    if (this.down) reply(503, { msg: 'down' });
+    else if (req.url?.endsWith('/service-info')) reply(200, { type: { version: '1.1.0' } });
+    else {
+      this.created.push(JSON.parse(body) as TesTaskRequest);
+      reply(200, { id: `remote-${this.created.length}` });
+    }
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+@Injectable()
+class AsConfigured {
+  readonly name = 'as-configured';
+  handle(context: TaskContext): Promise<TaskContext> {
+    return Promise.resolve(context);
+  }
+}
+
+@Injectable()
+class NoNode {
+  readonly name = 'no-node';
+  handle(context: TaskContext): Promise<TaskContext> {
+    return Promise.resolve({ ...context, candidates: [] });
+  }
+}
+
+@Injectable()
+class NoBigTasks {
+  readonly name = 'no-big-tasks';
+  handle(context: TaskContext): Promise<TaskContext> {
+    if (context.task.resources?.cpu_cores) throw new MiddlewareRejection('too big', 413);
+    return Promise.resolve(context);
+  }
+}
+
+@Module({ providers: [AsConfigured, NoNode, NoBigTasks] })
+class TestMiddlewares {}
+jest.mock('test-middlewares', () => ({ default: TestMiddlewares }), { virtual: true });
+
+const FAST = { probeIntervalMs: 20, failureThreshold: 2, coolDownMs: 150 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(what: string, probe: () => boolean | Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 3000; !(await probe()); await sleep(10)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+describe('node registry and forwarding', () => {
+  const fakes: FakeNode[] = [];
+  let app: TestingModule;
+  let registry: NodeRegistry;
+  let forwarding: ForwardingService;
+  let store: TaskStore;
+
+  async function start(nodes: Partial<NodeConfig>[], chain: string[] = ['as-configured']) {
+    const configured: NodeConfig[] = [];
+    for (const [i, node] of nodes.entries()) {
+      const fake = await FakeNode.start();
+      fakes.push(fake);
+      configured.push({ name: `n${i}`, url: fake.url, health: FAST, ...node });
+    }
+    const config = {
+      ...loadConfig({ PROTES_MIDDLEWARE__CHAIN: JSON.stringify(chain) }),
+      nodes: configured,
+    };
+    app = await Test.createTestingModule({
+      imports: [
+        ProtesConfigModule.forRoot(config),
+        PersistenceModule.forRoot({ driver: 'sqlite', path: ':memory:' }),
+        MiddlewarePluginsModule.forRoot(['test-middlewares']),
+        DistributionModule,
+      ],
+    }).compile();
+    await app.init();
+    registry = app.get(NodeRegistry);
+    forwarding = app.get(ForwardingService);
+    store = app.get(TaskStore);
+  }
+
+  afterEach(async () => {
+    await app?.close();
+    await Promise.all(fakes.splice(0).map((f) => f.close()));
+  });
+
+  const stored = async (fields: Partial<TaskRecord> = {}) => {
+    const record = newRecord(fields);
+    await store.create(record);
+    return record;
+  };
+  const caller = { subject: 'alice', headers: {} };
+  const names = async () => (await registry.candidates()).map((c) => c.name);
+
+  describe('NodeRegistry', () => {
+    it('gives each node its configured metadata (weight 1 unless set), never its credentials', async () => {
+      await start([
+        {
+          credentials: { bearer: 'secret' },
+          location: { latitude: 46.2, longitude: 6.1 },
+          region: 'eu',
+          storage: { read: ['s3://eu-bucket/'] },
+          resources: { cpuCores: 64, backendParameters: ['queue'] },
+          tags: { gpu: 'a100' },
+        },
+        { weight: 3 },
+      ]);
+      const [first, second] = await registry.candidates();
+      expect(first).toMatchObject({
+        name: 'n0',
+        health: { healthy: true },
+        load: 0,
+        metadata: {
+          location: { latitude: 46.2, longitude: 6.1 },
+          region: 'eu',
+          storage: { read: ['s3://eu-bucket/'] },
+          resources: { cpuCores: 64, backendParameters: ['queue'] },
+          tags: { gpu: 'a100' },
+          weight: 1,
+        },
+      });
+      expect(JSON.stringify(first)).not.toContain('secret');
+      expect(second.metadata.weight).toBe(3);
+    });
+
+    it('reads the TES version from service-info probes', async () => {
+      await start([{}]);
+      await waitFor('the version', async () => (await registry.status())[0].tesVersion === '1.1.0');
+      expect((await registry.candidates())[0].metadata.tesVersion).toBe('1.1.0');
+    });
+
+    it('opens the breaker after failed probes (no candidate then), and closes it once the node answers', async () => {
+      await start([{}, {}]);
+      fakes[0].down = true;
+      await waitFor('n0 open', async () => (await registry.status())[0].breaker === 'open');
+      expect(await registry.status()).toEqual([
+        expect.objectContaining({ name: 'n0', healthy: false, breaker: 'open', failures: 2 }),
+        expect.objectContaining({ name: 'n1', healthy: true, breaker: 'closed', failures: 0 }),
+      ]);
+      expect(await names()).toEqual(['n1']);
+      expect(registry.unavailable()).toEqual(['n0']);
+      fakes[0].down = false;
+      await waitFor('n0 closed', async () => (await registry.status())[0].breaker === 'closed');
+      expect(await names()).toEqual(['n0', 'n1']);
+    });
+
+    it('counts failures reported by others (the tracker) and closes on their success', async () => {
+      await start([{ health: { ...FAST, probeIntervalMs: 60_000 } }]);
+      registry.report('n0', 'HTTP 502');
+      registry.report('n0', 'HTTP 502');
+      expect(await names()).toEqual([]);
+      registry.report('n0');
+      expect(await names()).toEqual(['n0']);
+    });
+
+    it('reads each node load from the unfinished tasks of the store, and adds what it forwards', async () => {
+      await start([{}, {}]);
+      await stored({ node: 'n1', state: 'RUNNING' });
+      await stored({ node: 'n1', state: 'QUEUED' });
+      await stored({ node: 'n1', state: 'COMPLETE' });
+      await stored({ state: 'QUEUED' });
+      expect((await registry.candidates()).map((c) => c.load)).toEqual([0, 2]);
+      registry.forwarded('n0');
+      expect((await registry.status()).map((n) => n.load)).toEqual([1, 2]);
+    });
+  });
+
+  describe('ForwardingService', () => {
+    it('tries the nodes in the order of the chain, records attempts and decisions, tags the task', async () => {
+      await start([{}, {}]);
+      fakes[0].down = true;
+      const record = await stored();
+      const route = await forwarding.route(record.id, record.received, caller);
+      const done = await forwarding.forward(record, route);
+      expect(done).toMatchObject({ node: 'n1', remoteId: 'remote-1', state: 'QUEUED' });
+      expect(done?.attempts.map((a) => [a.node, a.error === undefined])).toEqual([
+        ['n0', false],
+        ['n1', true],
+      ]);
+      expect(done?.decisions).toEqual([
+        expect.objectContaining({ entry: 0, middleware: 'as-configured', order: ['n0', 'n1'] }),
+      ]);
+      expect(fakes[1].created[0].tags).toEqual({ protes_id: record.id });
+      expect(done?.forwarded?.tags).toEqual({ protes_id: record.id });
+    });
+
+    it('skips a node whose breaker opened after the chain ran', async () => {
+      await start([{}, {}]);
+      const record = await stored();
+      const route = await forwarding.route(record.id, record.received, caller);
+      registry.report('n0', 'refused');
+      registry.report('n0', 'refused');
+      const done = await forwarding.forward(record, route);
+      expect(done?.attempts.map((a) => a.node)).toEqual(['n1']);
+      expect(fakes[0].created).toEqual([]);
+    });
+
+    it('ends the task in SYSTEM_ERROR saying which middleware left no node', async () => {
+      await start([{}], ['no-node']);
+      const record = await stored();
+      const done = await forwarding.forward(record);
+      expect(done).toMatchObject({ state: 'SYSTEM_ERROR', attempts: [] });
+      expect(done?.systemLogs).toEqual(['no TES node is left after middleware no-node']);
+    });
+
+    it('says which nodes have an open circuit when none is available', async () => {
+      await start([{ health: { ...FAST, probeIntervalMs: 60_000 } }]);
+      registry.report('n0', 'refused');
+      registry.report('n0', 'refused');
+      const done = await forwarding.forward(await stored());
+      expect(done?.systemLogs).toEqual([
+        'no TES node is available to run this task (circuit open: n0)',
+      ]);
+    });
+
+    it('runs the chain again for a stored task, over the nodes not tried yet', async () => {
+      await start([{}, {}]);
+      const record = await stored({
+        attempts: [{ node: 'n0', at: new Date().toISOString(), remoteId: 'x', error: 'lost' }],
+      });
+      const done = await forwarding.forward(record);
+      expect(done?.node).toBe('n1');
+      expect(done?.decisions?.[0].order).toEqual(['n1']);
+    });
+
+    it('ends a stored task the chain now refuses, with the reason and the decisions', async () => {
+      await start([{}], ['no-big-tasks']);
+      const big = {
+        executors: [{ image: 'alpine', command: ['true'] }],
+        resources: { cpu_cores: 8 },
+      };
+      await expect(forwarding.route('t', big, caller)).rejects.toMatchObject({ status: 413 });
+      const done = await forwarding.forward(await stored({ received: big }));
+      expect(done).toMatchObject({
+        state: 'SYSTEM_ERROR',
+        systemLogs: ['rejected by no-big-tasks: too big'],
+        decisions: [expect.objectContaining({ outcome: 'rejected', reason: 'too big' })],
+      });
+      expect(fakes[0].created).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,38 @@
+import type { Type } from '@nestjs/common';
+import type { TaskMiddleware } from '../middleware';
+import { ClientPreferenceMiddleware } from './client-preference.middleware';
+import { DataAccessMiddleware } from './data-access.middleware';
+import { DistanceMiddleware } from './distance.middleware';
+import { LeastLoadedMiddleware } from './least-loaded.middleware';
+import { RandomMiddleware } from './random.middleware';
+import { ResourcesMiddleware } from './resources.middleware';
+import { RoundRobinMiddleware } from './round-robin.middleware';
+import { TesCompatMiddleware } from './tes-compat.middleware';
+import { WeightedMiddleware } from './weighted.middleware';
+
+export {
+  ClientPreferenceMiddleware,
+  DataAccessMiddleware,
+  DistanceMiddleware,
+  LeastLoadedMiddleware,
+  RandomMiddleware,
+  ResourcesMiddleware,
+  RoundRobinMiddleware,
+  TesCompatMiddleware,
+  WeightedMiddleware,
+};
+export { HOST_LOOKUP, type HostLookup } from './host-lookup';
+export { RANDOM_SOURCE, type RandomSource } from './ordering';
+
+/** Every built-in, to register as providers; each is found by its `name`. */
+export const BUILTIN_MIDDLEWARES: readonly Type<TaskMiddleware>[] = [
+  RandomMiddleware,
+  RoundRobinMiddleware,
+  WeightedMiddleware,
+  LeastLoadedMiddleware,
+  DistanceMiddleware,
+  DataAccessMiddleware,
+  ResourcesMiddleware,
+  ClientPreferenceMiddleware,
+  TesCompatMiddleware,
+];

@@ -1,0 +1,48 @@
+import { Injectable } from '@nestjs/common';
+import type { TesResources } from '@protes/tes';
+import type { NodeMetadata, TaskContext, TaskMiddleware } from '../middleware';
+import { decide } from './decide';
+import { checkKeys } from './settings';
+
+type Ceilings = NonNullable<NodeMetadata['resources']>;
+
+/** A request is within a ceiling unless both are given and the request is larger. */
+const within = (wanted: number | undefined, ceiling: number | undefined): boolean =>
+  wanted === undefined || ceiling === undefined || wanted <= ceiling;
+
+function fits(wanted: TesResources, node: Ceilings): boolean {
+  const params = Object.keys(wanted.backend_parameters ?? {}).map((k) => k.toLowerCase());
+  const offered = new Set((node.backendParameters ?? []).map((k) => k.toLowerCase()));
+  return (
+    within(wanted.cpu_cores, node.cpuCores) &&
+    within(wanted.ram_gb, node.ramGb) &&
+    within(wanted.disk_gb, node.diskGb) &&
+    // `preemptible: true` on a node: it has preemptible (spot) capacity only.
+    !(wanted.preemptible === false && node.preemptible === true) &&
+    (!wanted.zones?.length ||
+      !node.zones?.length ||
+      wanted.zones.some((zone) => node.zones?.includes(zone))) &&
+    (!wanted.backend_parameters_strict || params.every((key) => offered.has(key)))
+  );
+}
+
+/**
+ * Keeps the nodes whose declared ceilings (`metadata.resources`) can take the task's resources.
+ * Anything either side leaves undeclared does not constrain, except under
+ * `backend_parameters_strict: true`, where a node must declare every requested key
+ * (case-insensitively) and a node that declares none takes no strict parameter.
+ */
+@Injectable()
+export class ResourcesMiddleware implements TaskMiddleware {
+  readonly name = 'resources';
+
+  handle(context: TaskContext): Promise<TaskContext> {
+    return decide(() => {
+      checkKeys(context.settings, []);
+      const wanted = context.task.resources;
+      if (!wanted) return context;
+      const candidates = context.candidates.filter((c) => fits(wanted, c.metadata.resources ?? {}));
+      return { ...context, candidates };
+    });
+  }
+}
