@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { loadConfig, protesConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
+import { loadConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
 import { DistributionModule, MiddlewarePluginsModule } from '@protes/distribution';
 import { PersistenceModule } from '@protes/persistence';
 import { TrackingModule } from '@protes/tracking';
@@ -25,13 +25,7 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [
         ProtesConfigModule.forRoot(config),
-        PersistenceModule.forRootAsync({
-          inject: [protesConfig.KEY],
-          useFactory: ({ store }: ProtesConfig) =>
-            store.driver === 'mongo'
-              ? { driver: 'mongo' as const, url: store.mongoUrl ?? '' }
-              : { driver: 'sqlite' as const, path: store.sqlitePath },
-        }),
+        PersistenceModule.fromConfig(),
         DistributionModule,
         MiddlewarePluginsModule.forRoot(config.middleware.modules),
         TrackingModule.forRoot({ runTracker: config.bus.driver === 'in-process' }),

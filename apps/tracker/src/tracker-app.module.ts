@@ -16,13 +16,7 @@ export class TrackerAppModule {
       module: TrackerAppModule,
       imports: [
         ProtesConfigModule.forRoot(config),
-        PersistenceModule.forRootAsync({
-          inject: [protesConfig.KEY],
-          useFactory: ({ store }: ProtesConfig) =>
-            store.driver === 'mongo'
-              ? { driver: 'mongo' as const, url: store.mongoUrl ?? '' }
-              : { driver: 'sqlite' as const, path: store.sqlitePath },
-        }),
+        PersistenceModule.fromConfig(),
         // Resubmissions run the middleware chain, which may name custom middlewares.
         MiddlewarePluginsModule.forRoot(config.middleware.modules),
         TrackingModule.forRoot({ runTracker: true }),

@@ -1,4 +1,5 @@
-import { Module, type OnApplicationShutdown } from '@nestjs/common';
+import { protesConfig, type ProtesConfig } from '@protes/config';
+import { type DynamicModule, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ChainSettingsStore } from './chain-settings-store';
 import { MongoChainSettingsStore } from './mongo-chain-settings-store';
@@ -60,6 +61,17 @@ export class PersistenceModule
     private readonly chainSettings: ChainSettingsStore,
   ) {
     super();
+  }
+
+  /** The store the proTES configuration names (`store.driver` and its settings). */
+  static fromConfig(): DynamicModule {
+    return PersistenceModule.forRootAsync({
+      inject: [protesConfig.KEY],
+      useFactory: ({ store }: ProtesConfig): PersistenceModuleOptions =>
+        store.driver === 'mongo'
+          ? { driver: 'mongo', url: store.mongoUrl ?? '' }
+          : { driver: 'sqlite', path: store.sqlitePath },
+    });
   }
 
   // Not onModuleDestroy: other modules may still write in their own destroy and before-shutdown

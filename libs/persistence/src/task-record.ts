@@ -104,3 +104,27 @@ export interface TaskPage {
   /** Present only when more records may follow. */
   nextPageToken?: string;
 }
+
+/** A task as first stored: QUEUED, not forwarded yet, version 1. */
+export function newTaskRecord(
+  id: string,
+  owner: string,
+  task: TesTaskRequest,
+  now = new Date().toISOString(),
+): TaskRecord {
+  return {
+    id,
+    owner,
+    state: 'QUEUED',
+    name: task.name,
+    tags: task.tags ?? {},
+    received: task,
+    attempts: [],
+    remoteLogs: [],
+    systemLogs: [],
+    cancelRequested: false,
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+  };
+}

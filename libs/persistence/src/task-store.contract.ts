@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 // Imported rather than global so that the production build (no jest types) compiles this file too.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { TERMINAL_STATES, TES_STATES } from '@protes/tes';
-import type { TagFilter, TaskLease, TaskQuery, TaskRecord } from './task-record';
+import {
+  newTaskRecord,
+  type TagFilter,
+  type TaskLease,
+  type TaskQuery,
+  type TaskRecord,
+} from './task-record';
 import {
   InvalidPageTokenError,
   StaleVersionError,
@@ -30,22 +36,8 @@ export const nextId = (): string =>
   `${String(++lastId).padStart(10, '0')}${randomBytes(5).toString('hex')}`;
 
 export function newRecord(fields: Partial<TaskRecord> = {}): TaskRecord {
-  const now = new Date().toISOString();
-  return {
-    id: nextId(),
-    owner: 'alice',
-    state: 'QUEUED',
-    tags: {},
-    received: { executors: [{ image: 'alpine', command: ['true'] }] },
-    attempts: [],
-    remoteLogs: [],
-    systemLogs: [],
-    cancelRequested: false,
-    createdAt: now,
-    updatedAt: now,
-    version: 1,
-    ...fields,
-  };
+  const task = { executors: [{ image: 'alpine', command: ['true'] }] };
+  return { ...newTaskRecord(nextId(), 'alice', task), ...fields };
 }
 
 const tagFilters = (tags: Record<string, string>): TagFilter[] =>

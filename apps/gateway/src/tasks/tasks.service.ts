@@ -1,8 +1,15 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { type Caller, ForwardingService } from '@protes/distribution';
-import { InvalidPageTokenError, type TaskRecord, TaskStore, updateTask } from '@protes/persistence';
+import {
+  InvalidPageTokenError,
+  newTaskRecord,
+  type TaskRecord,
+  TaskStore,
+  updateTask,
+} from '@protes/persistence';
 import {
   isTerminal,
+  type ListQuery,
   type TesListTasksResponse,
   type TesTask,
   type TesTaskRequest,
@@ -12,7 +19,6 @@ import {
 import { TaskEventBus } from '@protes/tracking';
 import { monotonicFactory } from 'ulid';
 import { InvalidRequestException } from '../common/tes-exception.filter';
-import type { ListQuery } from '@protes/tes';
 import { toTesTask } from './task-presenter';
 
 /** Time-ordered ids: the store lists newest first by id and pages on it. */
@@ -41,22 +47,7 @@ export class TasksService {
   ): Promise<string> {
     const id = newId().toLowerCase();
     const route = await this.forwarding.route(id, task, { subject: owner, headers });
-    const now = new Date().toISOString();
-    const record: TaskRecord = {
-      id,
-      owner,
-      state: 'QUEUED',
-      name: task.name,
-      tags: task.tags ?? {},
-      received: task,
-      attempts: [],
-      remoteLogs: [],
-      systemLogs: [],
-      cancelRequested: false,
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-    };
+    const record = newTaskRecord(id, owner, task);
     await this.store.create(record);
     const forwarded = await this.forwarding.forward(record, route);
     if (forwarded?.node) this.events.publish({ type: 'forwarded', taskId: record.id });
