@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodesEnv, startGateway, startSimulator, type Started } from './processes';
+import { nodesEnv, startGateway, startNode, startSimulator, type Started } from './processes';
 
 /**
  * `npm run bench`: requests per second on the gateway's hottest paths (what Nextflow and py-tes
  * poll: GET /tasks/{id} MINIMAL and FULL, GET /tasks page) and on task creation, each as a ratio to
- * a baseline measured in the same run: a bare Node HTTP server answering the same JSON, through the
- * same client loop. The machine is noisy; the ratios are what compare across runs.
+ * a baseline measured in the same run: a bare Node HTTP server, in its own process, answering the
+ * same JSON to the same client loop. The machine is noisy; the ratios are what compare across runs.
  */
 const CONCURRENCY = 32;
 const DURATION_MS = 3000;
@@ -32,17 +31,18 @@ async function measure(name: string, request: () => Promise<Response>): Promise<
   return perSecond;
 }
 
-function baselineServer(body: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      resolve({ server, url: `http://127.0.0.1:${port}` });
-    }),
-  );
+/**
+ * A bare node:http server in a process of its own (as the gateway is), answering `body` to every
+ * request: what the same client loop gets from the machine with no framework, store or logic.
+ */
+function startBaseline(body: string): Promise<Started> {
+  const script = `
+    const body = process.argv[1];
+    const server = require('node:http').createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    server.listen(0, '127.0.0.1', () =>
+      console.log('baseline listening on http://127.0.0.1:' + server.address().port));`;
+  return startNode('-e', [script, body], { ready: /baseline listening on (http:\/\/\S+)/ });
 }
 
 async function main(): Promise<void> {
@@ -70,8 +70,11 @@ async function main(): Promise<void> {
     const { id } = (await (await create()).json()) as { id: string };
     await new Promise((r) => setTimeout(r, 1000));
     const full = await (await fetch(`${api}/tasks/${id}?view=FULL`)).text();
-    const baseline = await baselineServer(full);
-    try {
+    const baseline = await startBaseline(full);
+    running.push(baseline);
+    {
+      // The first run also warms up the client loop; only the second counts.
+      await measure('warm-up', () => fetch(baseline.url));
       const base = await measure('baseline', () => fetch(baseline.url));
       const rows: [string, number][] = [
         ['GET /tasks/{id} (MINIMAL)', await measure('minimal', () => fetch(`${api}/tasks/${id}`))],
@@ -92,8 +95,6 @@ async function main(): Promise<void> {
           `${name.padEnd(32)} ${perSecond.toFixed(0).padStart(7)} req/s   ${(perSecond / base).toFixed(3)} × baseline`,
         );
       }
-    } finally {
-      baseline.server.close();
     }
   } finally {
     await Promise.all(running.map((p) => p.stop()));
