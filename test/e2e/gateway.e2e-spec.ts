@@ -716,6 +716,12 @@ describe('proTES gateway end to end', () => {
       );
       expect(ready.status).toBe(200);
       expect(ready.body.details.nodes[victim]).toBe('down');
+      // The same, for Prometheus.
+      const metrics = await (await fetch(`${api.baseUrl}/metrics`)).text();
+      expect(metrics).toContain(`protes_node_healthy{node="${victim}"} 0`);
+      expect(metrics).toContain('protes_node_healthy{node="alpha"} 1');
+      expect(metrics).toMatch(new RegExp(`protes_node_load\\{node="${victim}"\\} \\d+`));
+      expect(metrics).toContain('protes_process_cpu_user_seconds_total');
 
       await waitFor('gamma to accept connections again', () => accepting(victimUrl), {
         timeoutMs: 5000,

@@ -8,6 +8,7 @@ import { TrackingModule } from '@protes/tracking';
 import { TesExceptionFilter } from './common/tes-exception.filter';
 import { DocsController } from './docs/docs.controller';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
 import { MiddlewaresController } from './middlewares/middlewares.controller';
 import { ServiceInfoController } from './service-info/service-info.controller';
 import { TasksController } from './tasks/tasks.controller';
@@ -37,6 +38,7 @@ export class GatewayModule {
         HealthController,
         DocsController,
         MiddlewaresController,
+        MetricsController,
       ],
       providers: [TasksService, { provide: APP_FILTER, useClass: TesExceptionFilter }],
     };

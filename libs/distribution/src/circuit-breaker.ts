@@ -1,4 +1,5 @@
-export type BreakerState = 'closed' | 'open' | 'half-open';
+export const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+export type BreakerState = (typeof BREAKER_STATES)[number];
 
 export interface BreakerOptions {
   /** Consecutive failures that open the breaker. */
