@@ -10,13 +10,20 @@ import { connect } from 'amqplib';
 import {
   nodesEnv,
   startGateway,
-  startSimulator,
   startTracker,
   type Started,
   TRACKER_READY,
 } from '../../scripts/processes';
 import { TASK_EVENT_PATTERN } from '@protes/tracking';
-import { CheckedApi, isTerminalState, simCall, tail, TES_PATH, waitFor } from './helpers';
+import {
+  CheckedApi,
+  isTerminalState,
+  simCall,
+  startSimulators,
+  tail,
+  TES_PATH,
+  waitFor,
+} from './helpers';
 
 /**
  * Distributed mode end to end, with real processes: one gateway publishing task events to
@@ -193,14 +200,7 @@ function stderrOfAll(): string {
 if (AMQP_URL) {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'protes-distributed-'));
-    const started = await Promise.allSettled(
-      NODE_NAMES.map((name) => startSimulator({ name, args: SIM_ARGS })),
-    );
-    started.forEach((result, i) => {
-      if (result.status === 'fulfilled') sims.set(NODE_NAMES[i], result.value);
-    });
-    const failed = started.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await startSimulators(NODE_NAMES, SIM_ARGS, sims);
     gateway = await startGateway(env());
     api = new CheckedApi(gateway.url);
   }, 60_000);

@@ -9,8 +9,12 @@ import {
   CheckedApi,
   expectFieldError,
   isTerminalState,
+  metadataOf,
+  runTask,
   simCall,
   sleep,
+  startSimulators,
+  systemLogsOf,
   tail,
   TES_PATH,
   waitFor,
@@ -75,18 +79,8 @@ function client(url: string): CheckedApi {
   return made;
 }
 
-/** A valid task, tagged with this run. */
-function task(name: string, tags: Record<string, string> = {}): TesTaskRequest {
-  return {
-    name,
-    executors: [{ image: 'alpine', command: ['echo', name] }],
-    tags: { 'e2e.run': RUN, ...tags },
-  };
-}
-
-/** The gateway's metadata on a task: in the last task log. */
-const metadataOf = (t: TesTask): Record<string, string> => t.logs?.at(-1)?.metadata ?? {};
-const systemLogsOf = (t: TesTask): string[] => (t.logs ?? []).flatMap((l) => l.system_logs ?? []);
+const task = (name: string, tags: Record<string, string> = {}): TesTaskRequest =>
+  runTask(RUN, name, tags);
 
 /** How many tasks the nodes were asked to create, over all three. */
 async function nodeCreateCalls(): Promise<number> {
@@ -127,14 +121,7 @@ async function quiesce(timeoutMs = 15_000): Promise<void> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'protes-e2e-'));
   dbPath = join(dir, 'protes.db');
-  const started = await Promise.allSettled(
-    NODE_NAMES.map((name) => startSimulator({ name, args: SIM_ARGS })),
-  );
-  started.forEach((result, i) => {
-    if (result.status === 'fulfilled') sims.set(NODE_NAMES[i], result.value);
-  });
-  const failed = started.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await startSimulators(NODE_NAMES, SIM_ARGS, sims);
   mainGateway = await launchGateway();
   api = client(mainGateway.url);
 }, 30_000);

@@ -16,6 +16,7 @@ import {
   TesTaskSchema,
   type TesView,
 } from '@protes/tes';
+import { startSimulator, type Started } from '../../scripts/processes';
 
 /** Where the gateway (and every TES node) serves the TES API. */
 export const TES_PATH = '/ga4gh/tes/v1';
@@ -350,3 +351,39 @@ export async function accepting(url: string): Promise<boolean> {
 
 /** The last `lines` lines of a process's stderr, for failure messages. */
 export const tail = (text: string, lines = 20): string => text.split('\n').slice(-lines).join('\n');
+
+/** A valid task named `name`, tagged `e2e.run` with the suite's run id so filters see only it. */
+export function runTask(
+  run: string,
+  name: string,
+  tags: Record<string, string> = {},
+): TesTaskRequest {
+  return {
+    name,
+    executors: [{ image: 'alpine', command: ['echo', name] }],
+    tags: { 'e2e.run': run, ...tags },
+  };
+}
+
+/** The gateway's metadata on a task: in the last task log. */
+export const metadataOf = (t: TesTask): Record<string, string> => t.logs?.at(-1)?.metadata ?? {};
+
+export const systemLogsOf = (t: TesTask): string[] =>
+  (t.logs ?? []).flatMap((l) => l.system_logs ?? []);
+
+/**
+ * Starts one simulator per name into `into` (so that afterAll stops even a partial set), then
+ * throws the first start failure, if any.
+ */
+export async function startSimulators(
+  names: readonly string[],
+  args: string[],
+  into: Map<string, Started>,
+): Promise<void> {
+  const started = await Promise.allSettled(names.map((name) => startSimulator({ name, args })));
+  started.forEach((result, i) => {
+    if (result.status === 'fulfilled') into.set(names[i], result.value);
+  });
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

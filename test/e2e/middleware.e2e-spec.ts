@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { MiddlewareDecision } from '@protes/persistence';
 import type { ErrorResponse, TesTask, TesTaskRequest } from '@protes/tes';
 import { startGateway, startSimulator, type Started } from '../../scripts/processes';
-import { accepting, CheckedApi, simCall, tail, TES_PATH, waitFor } from './helpers';
+import { accepting, CheckedApi, metadataOf, simCall, tail, TES_PATH, waitFor } from './helpers';
 
 /**
  * The middleware chain end to end: the compiled gateway (`npm run build`) in front of three
@@ -96,7 +96,6 @@ const task = (name: string, extra: Partial<TesTaskRequest> = {}): TesTaskRequest
   ...extra,
 });
 
-const metadataOf = (t: TesTask): Record<string, string> => t.logs?.at(-1)?.metadata ?? {};
 const decisionsOf = (t: TesTask): MiddlewareDecision[] =>
   JSON.parse(metadataOf(t).protes_decisions ?? '[]') as MiddlewareDecision[];
 

@@ -4,7 +4,18 @@ import { join } from 'node:path';
 import type { TesTask, TesTaskRequest } from '@protes/tes';
 import type { SimStats } from '../../apps/tes-sim/src';
 import { nodesEnv, startGateway, startSimulator, type Started } from '../../scripts/processes';
-import { CheckedApi, simCall, sleep, tail, TERMINAL, TES_PATH, waitFor } from './helpers';
+import {
+  CheckedApi,
+  metadataOf,
+  runTask,
+  simCall,
+  sleep,
+  systemLogsOf,
+  tail,
+  TERMINAL,
+  TES_PATH,
+  waitFor,
+} from './helpers';
 
 /**
  * The tracker end to end: how the compiled gateway (`npm run build`) follows tasks on simulated TES
@@ -104,18 +115,8 @@ async function stopFederation(federation: Federation | undefined): Promise<void>
   await Promise.all(federation.nodes.map((n) => n.started.stop()));
 }
 
-/** A valid task, tagged with this run. */
-function task(name: string, tags: Record<string, string> = {}): TesTaskRequest {
-  return {
-    name,
-    executors: [{ image: 'alpine', command: ['echo', name] }],
-    tags: { 'e2e.run': RUN, ...tags },
-  };
-}
-
-/** The gateway's metadata on a task: in the last task log. */
-const metadataOf = (t: TesTask): Record<string, string> => t.logs?.at(-1)?.metadata ?? {};
-const systemLogsOf = (t: TesTask): string[] => (t.logs ?? []).flatMap((l) => l.system_logs ?? []);
+const task = (name: string, tags: Record<string, string> = {}): TesTaskRequest =>
+  runTask(RUN, name, tags);
 
 async function statsOf(node: SimNode): Promise<SimStats> {
   const { status, body } = await simCall<SimStats>(`${node.started.url}/sim/stats`);
