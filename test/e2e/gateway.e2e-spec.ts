@@ -9,13 +9,13 @@ import {
   CheckedApi,
   expectFieldError,
   isTerminalState,
+  loggedErrors,
   metadataOf,
   runTask,
   simCall,
   sleep,
   startSimulators,
   systemLogsOf,
-  tail,
   TES_PATH,
   waitFor,
 } from './helpers';
@@ -936,15 +936,7 @@ describe('proTES gateway end to end', () => {
     }
     // The gateway writes only error and fatal logs to stderr (warnings go to stdout).
     for (const gateway of gateways) {
-      const errors = gateway
-        .stderr()
-        .split('\n')
-        .filter(
-          (line) =>
-            line.trim() !== '' &&
-            !/^\(node:\d+\) \w*Warning|^\(Use `node --trace-warnings/.test(line),
-        );
-      expect(tail(errors.join('\n'))).toBe('');
+      expect(loggedErrors(gateway)).toBe('');
     }
   });
 });

@@ -387,3 +387,18 @@ export async function startSimulators(
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
+
+/**
+ * The last lines a process wrote to stderr, less Node's own warnings: the apps write only error
+ * and fatal logs there, so a clean run gives ''.
+ */
+export function loggedErrors(process: Started): string {
+  const errors = process
+    .stderr()
+    .split('\n')
+    .filter(
+      (line) =>
+        line.trim() !== '' && !/^\(node:\d+\) \w*Warning|^\(Use `node --trace-warnings/.test(line),
+    );
+  return tail(errors.join('\n'));
+}

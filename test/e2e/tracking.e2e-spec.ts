@@ -6,12 +6,12 @@ import type { SimStats } from '../../apps/tes-sim/src';
 import { nodesEnv, startGateway, startSimulator, type Started } from '../../scripts/processes';
 import {
   CheckedApi,
+  loggedErrors,
   metadataOf,
   runTask,
   simCall,
   sleep,
   systemLogsOf,
-  tail,
   TERMINAL,
   TES_PATH,
   waitFor,
@@ -508,15 +508,7 @@ describe('tracker end to end', () => {
     expect(clients.flatMap((c) => c.violations)).toEqual([]);
     // The gateway writes only error and fatal logs to stderr (warnings go to stdout).
     for (const gateway of gateways) {
-      const errors = gateway
-        .stderr()
-        .split('\n')
-        .filter(
-          (line) =>
-            line.trim() !== '' &&
-            !/^\(node:\d+\) \w*Warning|^\(Use `node --trace-warnings/.test(line),
-        );
-      expect(tail(errors.join('\n'))).toBe('');
+      expect(loggedErrors(gateway)).toBe('');
     }
   });
 });
