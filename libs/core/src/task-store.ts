@@ -1,0 +1,103 @@
+import type { TaskPage, TaskQuery, TaskRecord } from './task-record';
+
+/** Raised when a write carries a version that is no longer current. */
+export class StaleVersionError extends Error {
+  constructor(readonly id: string) {
+    super(`task ${id} was changed by someone else`);
+  }
+}
+
+/** Raised by create when a record with the same id exists. */
+export class TaskExistsError extends Error {
+  constructor(readonly id: string) {
+    super(`task ${id} already exists`);
+  }
+}
+
+/** Raised by replace when no record has the id (records are never deleted, so this is a bug). */
+export class TaskNotFoundError extends Error {
+  constructor(readonly id: string) {
+    super(`task ${id} does not exist`);
+  }
+}
+
+/** Raised for a page token this store did not issue. */
+export class InvalidPageTokenError extends Error {
+  constructor() {
+    super('page_token is not one this server issued');
+  }
+}
+
+/**
+ * The port every store adapter implements. It is an abstract class so that it can serve as the
+ * Nest DI token; adapters are bound to it in PersistenceModule.
+ */
+export abstract class TaskStore {
+  /**
+   * Stores a new record. Its version must be 1 (RangeError otherwise), so that the caller's object
+   * is exactly what was stored and can be passed to replace as is. TaskExistsError if the id exists.
+   */
+  abstract create(record: TaskRecord): Promise<void>;
+
+  abstract get(id: string): Promise<TaskRecord | undefined>;
+
+  /** Newest first; a task created while paging never shifts the pages after the token. */
+  abstract list(query: TaskQuery): Promise<TaskPage>;
+
+  /**
+   * Writes `next` over the record only if the stored version is still `next.version`, and stores it
+   * with version + 1; returns the stored record. Throws StaleVersionError otherwise, and
+   * TaskNotFoundError when there is no record with that id at all.
+   */
+  abstract replace(next: TaskRecord): Promise<TaskRecord>;
+
+  /** Every record whose state is not terminal, oldest first (the tracker's work list). */
+  abstract listUnfinished(): Promise<TaskRecord[]>;
+
+  /*
+   * Leases let several trackers share the unfinished tasks: a tracker follows only the tasks it
+   * holds a lease on, renews those leases while it runs and releases them when it stops. A tracker
+   * that dies stops renewing, and its tasks are claimed by the others once the leases expire.
+   *
+   * A lease is held while `now` is before its expiresAt. Every change of a lease bumps the version,
+   * so a writer that read the record before the change gets a StaleVersionError (and updateTask
+   * retries on the fresh record) rather than writing an old lease back. updatedAt is left alone:
+   * leases are the trackers' bookkeeping, not a change of the task.
+   *
+   * `now` defaults to the current time; it is a parameter so that tests can move the clock.
+   * Trackers on several hosts compare expiry times written by each other, so their clocks must
+   * agree to well within the lease duration.
+   */
+
+  /**
+   * Atomically takes up to `limit` unfinished tasks whose lease is absent, expired, or already
+   * `owner`'s, oldest first, and gives each the lease { owner, expiresAt: now + leaseMs }. Returns
+   * the records as stored. Tasks the owner already held count towards `limit` and come back with
+   * the new expiry, so a tracker restarted under the same owner id gets its tasks back at once.
+   * No two owners ever hold the same task, whatever the number of processes claiming at once.
+   * Terminal tasks are never claimed, whatever their lease. RangeError for an empty owner, a
+   * leaseMs that is not a positive integer or a limit that is not a non-negative integer.
+   */
+  abstract claim(owner: string, leaseMs: number, limit: number, now?: Date): Promise<TaskRecord[]>;
+
+  /**
+   * Sets the lease of each of `ids` that `owner` holds and that is unfinished to expire at
+   * now + leaseMs. Returns those ids, in the order given (duplicates once): the caller stops
+   * following the others, which another owner has taken, or which ended, or do not exist.
+   * A lease that expired but that nobody has claimed since is still the owner's and is renewed:
+   * expiry makes a task claimable, it does not take it away.
+   */
+  abstract renew(owner: string, ids: string[], leaseMs: number, now?: Date): Promise<string[]>;
+
+  /**
+   * Removes the lease from each of `ids` that `owner` holds, whatever the task's state, so that
+   * other trackers may claim the unfinished ones at once. For graceful shutdown, and for a task
+   * that turned terminal (whose lease would otherwise stay on the record, harmless but stale).
+   */
+  abstract release(owner: string, ids: string[]): Promise<void>;
+
+  /** Cheap round trip for health checks. */
+  abstract ping(): Promise<void>;
+
+  abstract close(): Promise<void>;
+}
