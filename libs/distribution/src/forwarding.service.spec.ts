@@ -8,14 +8,21 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { DistributionModule } from './distribution.module';
 import { ForwardingService } from './forwarding.service';
+import { TaskRejectedException } from './middleware/chain.service';
 import { MiddlewarePluginsModule } from './middleware/custom-modules';
 import { MiddlewareRejection, type TaskContext } from './middleware/middleware';
 import { NodeRegistry } from './node-registry';
 
-/** A TES node that answers service-info and create, or 503 while `down`. */
+/**
+ * A TES node that answers service-info (with `info`) and create, or 503 while `down`; with
+ * `refuseTasks`, it answers 500 to create only (and keeps what it was sent in `refused`).
+ */
 class FakeNode {
   down = false;
+  refuseTasks = false;
+  info: Record<string, unknown> = { type: { version: '1.1.0' } };
   readonly created: TesTaskRequest[] = [];
+  readonly refused: TesTaskRequest[] = [];
   private server!: Server;
   url = '';
 
@@ -34,8 +41,11 @@ class FakeNode {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
     };
     if (this.down) reply(503, { msg: 'down' });
-    else if (req.url?.endsWith('/service-info')) reply(200, { type: { version: '1.1.0' } });
-    else {
+    else if (req.url?.endsWith('/service-info')) reply(200, this.info);
+    else if (this.refuseTasks) {
+      this.refused.push(JSON.parse(body) as TesTaskRequest);
+      reply(500, { msg: 'no capacity' });
+    } else {
       this.created.push(JSON.parse(body) as TesTaskRequest);
       reply(200, { id: `remote-${this.created.length}` });
     }
@@ -92,10 +102,15 @@ describe('node registry and forwarding', () => {
   let forwarding: ForwardingService;
   let store: TaskStore;
 
-  async function start(nodes: Partial<NodeConfig>[], chain: string[] = ['as-configured']) {
+  /** Starts a fake node per entry (n0, n1, ...; `info`: its service-info) and the registry. */
+  async function start(
+    nodes: (Partial<NodeConfig> & { info?: Record<string, unknown> })[],
+    chain: string[] = ['as-configured'],
+  ) {
     const configured: NodeConfig[] = [];
-    for (const [i, node] of nodes.entries()) {
+    for (const [i, { info, ...node }] of nodes.entries()) {
       const fake = await FakeNode.start();
+      if (info) fake.info = info;
       fakes.push(fake);
       configured.push({ name: `n${i}`, url: fake.url, health: FAST, ...node });
     }
@@ -165,6 +180,81 @@ describe('node registry and forwarding', () => {
       await start([{}]);
       await waitFor('the version', async () => (await registry.status())[0].tesVersion === '1.1.0');
       expect((await registry.candidates())[0].metadata.tesVersion).toBe('1.1.0');
+    });
+
+    it('reads what each node advertises, and lets its configuration win', async () => {
+      const info = {
+        type: { version: '1.1.0' },
+        storage: ['s3://advertised/', 'file:///data'],
+        tesResources_backend_parameters: ['VmSize', 'queue'],
+      };
+      await start([
+        { info, location: { latitude: 46.2, longitude: 6.1 }, region: 'eu' },
+        {
+          info,
+          storage: { read: ['s3://in/', 'https://'], write: ['s3://out/', 's3://in/'] },
+          resources: { cpuCores: 8, backendParameters: ['gpu'] },
+        },
+        {},
+      ]);
+      await waitFor('the probes', async () =>
+        (await registry.status()).every((n) => n.tesVersion === '1.1.0'),
+      );
+      expect(await registry.status()).toEqual([
+        expect.objectContaining({
+          name: 'n0',
+          healthy: true,
+          location: { latitude: 46.2, longitude: 6.1 },
+          region: 'eu',
+          storage: ['file:///data', 's3://advertised/'],
+          backendParameters: ['VmSize', 'queue'],
+          breaker: 'closed',
+        }),
+        expect.objectContaining({
+          name: 'n1',
+          storage: ['https://', 's3://in/', 's3://out/'],
+          backendParameters: ['gpu'],
+        }),
+        expect.objectContaining({ name: 'n2', storage: undefined, backendParameters: undefined }),
+      ]);
+      expect(registry.advertised()).toEqual({
+        storage: ['file:///data', 'https://', 's3://advertised/', 's3://in/', 's3://out/'],
+        backendParameters: ['VmSize', 'gpu', 'queue'],
+      });
+      // The middlewares see the same: supported keys in resources, advertised storage beside the
+      // configured lists (TES: "some, but not necessarily all" locations, so no restriction).
+      const [n0, n1, n2] = await registry.candidates();
+      expect(n0.metadata.resources).toEqual({ backendParameters: ['VmSize', 'queue'] });
+      expect(n0.metadata.storage).toEqual({ advertised: ['s3://advertised/', 'file:///data'] });
+      expect(n1.metadata.resources).toEqual({ cpuCores: 8, backendParameters: ['gpu'] });
+      expect(n1.metadata.storage).toEqual({
+        read: ['s3://in/', 'https://'],
+        write: ['s3://out/', 's3://in/'],
+        advertised: ['s3://advertised/', 'file:///data'],
+      });
+      expect(n2.metadata).toMatchObject({ storage: undefined, resources: undefined });
+    });
+
+    it('merges backend parameter keys that differ only in case', async () => {
+      await start([
+        { resources: { backendParameters: ['vmsize', 'Queue'] } },
+        { resources: { backendParameters: ['VmSize'] } },
+      ]);
+      expect(registry.advertised().backendParameters).toEqual(['Queue', 'VmSize']);
+    });
+
+    it('keeps what a node advertised while its probes fail, and follows a change', async () => {
+      await start([
+        { info: { type: { version: '1.1.0' }, tesResources_backend_parameters: ['a'] } },
+      ]);
+      const keys = async () => (await registry.status())[0].backendParameters;
+      await waitFor('the keys', async () => (await keys())?.[0] === 'a');
+      fakes[0].down = true;
+      await waitFor('n0 open', async () => (await registry.status())[0].breaker === 'open');
+      expect(await keys()).toEqual(['a']);
+      fakes[0].info = { type: { version: '1.1.0' }, tesResources_backend_parameters: ['b'] };
+      fakes[0].down = false;
+      await waitFor('the new keys', async () => (await keys())?.[0] === 'b');
     });
 
     it('opens the breaker after failed probes (no candidate then), and closes it once the node answers', async () => {
@@ -275,6 +365,137 @@ describe('node registry and forwarding', () => {
         decisions: [expect.objectContaining({ outcome: 'rejected', reason: 'too big' })],
       });
       expect(fakes[0].created).toEqual([]);
+    });
+  });
+
+  describe('backend parameters', () => {
+    const strict = (backend_parameters: Record<string, string>): TesTaskRequest => ({
+      executors: [{ image: 'alpine', command: ['true'] }],
+      resources: { backend_parameters, backend_parameters_strict: true },
+    });
+
+    it('refuses a strict key no configured node supports, with a 400 naming it, whatever the chain', async () => {
+      await start([{ resources: { backendParameters: ['VmSize'] } }, {}]);
+      const error = (await forwarding
+        .route('t', strict({ vmsize: 'large', gpu: 'a100', disk: 'ssd' }), caller)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as TaskRejectedException;
+      expect(error).toBeInstanceOf(TaskRejectedException);
+      expect(error.getStatus()).toBe(400);
+      expect(error.errors).toEqual([
+        {
+          field: 'resources.backend_parameters.gpu',
+          reason: expect.stringContaining('no TES node'),
+        },
+        {
+          field: 'resources.backend_parameters.disk',
+          reason: expect.stringContaining('no TES node'),
+        },
+      ]);
+      expect(error.message).toContain('resources.backend_parameters.gpu');
+      expect(error.decisions).toEqual([
+        expect.objectContaining({
+          entry: -1,
+          middleware: 'backend-parameters',
+          outcome: 'rejected',
+        }),
+      ]);
+      expect(fakes.flatMap((f) => f.created)).toEqual([]);
+    });
+
+    it('narrows the candidates to the nodes supporting every strict key, without `resources` in the chain', async () => {
+      await start([
+        {},
+        { resources: { backendParameters: ['vmsize'] } },
+        {
+          info: { type: { version: '1.1.0' }, tesResources_backend_parameters: ['VMSIZE', 'gpu'] },
+        },
+      ]);
+      await waitFor('n2 advertising', async () => !!(await registry.status())[2].backendParameters);
+      const route = await forwarding.route('t', strict({ VmSize: 'large' }), caller);
+      expect(route.candidates.map((c) => c.name)).toEqual(['n1', 'n2']);
+      expect(route.decisions.map((d) => [d.entry, d.middleware, d.outcome, d.order])).toEqual([
+        [-1, 'backend-parameters', 'applied', ['n1', 'n2']],
+        [0, 'as-configured', 'applied', ['n1', 'n2']],
+      ]);
+      const both = await forwarding.route('t', strict({ VmSize: 'l', GPU: 'x' }), caller);
+      expect(both.candidates.map((c) => c.name)).toEqual(['n2']);
+      // Forwarded unchanged: strict keys are never dropped.
+      const record = await stored({ received: strict({ VmSize: 'large' }) });
+      const done = await forwarding.forward(record);
+      expect(done?.node).toBe('n1');
+      expect(fakes[1].created[0].resources).toEqual(strict({ VmSize: 'large' }).resources);
+    });
+
+    it('gives no node when the nodes supporting the strict keys are all unavailable', async () => {
+      await start([
+        {},
+        { resources: { backendParameters: ['gpu'] }, health: { ...FAST, probeIntervalMs: 60_000 } },
+      ]);
+      registry.report('n1', 'refused');
+      registry.report('n1', 'refused');
+      const route = await forwarding.route('t', strict({ gpu: 'a100' }), caller);
+      expect(route.candidates).toEqual([]);
+      const done = await forwarding.forward(await stored({ received: strict({ gpu: 'a100' }) }));
+      expect(done).toMatchObject({ state: 'SYSTEM_ERROR', attempts: [] });
+      expect(done?.systemLogs).toEqual([
+        'no TES node is available to run this task (circuit open: n1)',
+      ]);
+      expect(fakes[0].created).toEqual([]);
+    });
+
+    it('drops, per node, the non-strict keys it does not support, and notes each drop, across a failover', async () => {
+      await start([
+        { resources: { backendParameters: ['a'] } },
+        { info: { type: { version: '1.1.0' }, tesResources_backend_parameters: ['B'] } },
+        {},
+      ]);
+      await waitFor('n1 advertising', async () => !!(await registry.status())[1].backendParameters);
+      fakes[0].refuseTasks = true;
+      const received: TesTaskRequest = {
+        executors: [{ image: 'alpine', command: ['true'] }],
+        resources: { cpu_cores: 1, backend_parameters: { a: '1', b: '2', c: '3' } },
+      };
+      const record = await stored({ received });
+      const done = await forwarding.forward(record);
+      expect(fakes[0].refused[0].resources).toEqual({
+        cpu_cores: 1,
+        backend_parameters: { a: '1' },
+      });
+      expect(fakes[1].created[0].resources).toEqual({
+        cpu_cores: 1,
+        backend_parameters: { b: '2' },
+      });
+      expect(done).toMatchObject({ node: 'n1', received });
+      expect(done?.forwarded?.resources?.backend_parameters).toEqual({ b: '2' });
+      expect(done?.decisions).toEqual([
+        expect.objectContaining({ entry: 0, middleware: 'as-configured' }),
+        expect.objectContaining({
+          entry: -1,
+          middleware: 'backend-parameters',
+          outcome: 'applied',
+          order: ['n0'],
+          reason: expect.stringContaining('dropped b, c for node n0') as string,
+        }),
+        expect.objectContaining({
+          middleware: 'backend-parameters',
+          order: ['n1'],
+          reason: expect.stringContaining('dropped a, c for node n1') as string,
+        }),
+      ]);
+    });
+
+    it('sends the task unchanged to a node that declares no keys', async () => {
+      await start([{}]);
+      const received: TesTaskRequest = {
+        executors: [{ image: 'alpine', command: ['true'] }],
+        resources: { backend_parameters: { anything: 'x' } },
+      };
+      const done = await forwarding.forward(await stored({ received }));
+      expect(fakes[0].created[0].resources).toEqual(received.resources);
+      expect(done?.decisions?.map((d) => d.middleware)).toEqual(['as-configured']);
     });
   });
 });

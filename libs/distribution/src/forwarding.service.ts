@@ -6,14 +6,22 @@ import {
   TaskStore,
   updateTask,
 } from '@protes/persistence';
-import { type TesTaskRequest, TesNodeError } from '@protes/tes';
+import { type TesResources, type TesTaskRequest, TesNodeError } from '@protes/tes';
+import { performance } from 'node:perf_hooks';
+import {
+  BACKEND_PARAMETERS,
+  backendParametersFor,
+  strictBackendParameters,
+  strictBackendParametersNoneSupports,
+  takesStrictBackendParameters,
+} from './backend-parameters';
 import {
   ChainFailedException,
   type ChainOutcome,
   ChainService,
   TaskRejectedException,
 } from './middleware/chain.service';
-import type { Caller } from './middleware/middleware';
+import type { Caller, NodeCandidate } from './middleware/middleware';
 import { NodeRegistry } from './node-registry';
 
 /** Tag put on every forwarded task, so an operator can find a remote task's gateway id. */
@@ -31,9 +39,15 @@ function noNodeReason(route: ChainOutcome, unavailable: string[]): string {
 
 /**
  * Hands a task to a TES node. `route` runs the middleware chain over the nodes whose breaker lets
- * calls through; `forward` tries the nodes in the chain's order, moving on after a connection
- * error, a timeout or an HTTP error, and writes every attempt and decision to the record. If no
- * node takes it, the task ends in SYSTEM_ERROR with the reasons in its logs.
+ * calls through (and, for strict backend parameters, that support them all); `forward` tries the
+ * nodes in the chain's order, each with its own version of the task (non-strict backend parameters
+ * it does not support dropped), moving on after a connection error, a timeout or an HTTP error,
+ * and writes every attempt and decision to the record. If no node takes it, the task ends in
+ * SYSTEM_ERROR with the reasons in its logs.
+ *
+ * The gateway's own backend parameter rules appear among the decisions as middleware
+ * `backend-parameters` with entry -1 (no entry of the configured chain): before the chain, the
+ * strict narrowing (or refusal); at forwarding, one decision per node a key was dropped for.
  */
 @Injectable()
 export class ForwardingService {
@@ -46,8 +60,9 @@ export class ForwardingService {
   ) {}
 
   /**
-   * Runs the chain for a task. Throws TaskRejectedException (4xx) when a middleware refuses it and
-   * ChainFailedException (503) when an entry fails with no fallback: both are HTTP errors for the
+   * Runs the chain for a task. Throws TaskRejectedException (4xx) when a middleware refuses it, or
+   * (400) when it has a strict backend parameter no configured node supports, and
+   * ChainFailedException (503) when an entry fails with no fallback: all are HTTP errors for the
    * client, and a new task is run through it before it is stored, so a refused one never is.
    */
   async route(
@@ -56,8 +71,71 @@ export class ForwardingService {
     caller: Caller,
     exclude?: ReadonlySet<string>,
   ): Promise<ChainOutcome> {
-    const candidates = await this.registry.candidates(exclude);
-    return this.chain.run({ taskId, task, caller, candidates });
+    let candidates = await this.registry.candidates(exclude);
+    const strict = this.strictStep(task.resources, candidates);
+    if (strict) candidates = strict.candidates;
+    try {
+      const outcome = await this.chain.run({ taskId, task, caller, candidates });
+      return strict ? { ...outcome, decisions: [strict.decision, ...outcome.decisions] } : outcome;
+    } catch (error) {
+      if (
+        strict &&
+        (error instanceof TaskRejectedException || error instanceof ChainFailedException)
+      ) {
+        error.decisions.unshift(strict.decision);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Strict backend parameters, whatever the chain: a key no configured node supports refuses the
+   * task (400, naming each such key), otherwise the candidates are narrowed to the nodes supporting
+   * every key (none may be available right now: the task then has no node, as any other). Nothing
+   * to do (undefined) without strict keys. See backend-parameters.ts.
+   */
+  private strictStep(
+    resources: TesResources | undefined,
+    candidates: NodeCandidate[],
+  ): { candidates: NodeCandidate[]; decision: MiddlewareDecision } | undefined {
+    const keys = strictBackendParameters(resources);
+    if (!keys.length) return undefined;
+    const started = performance.now();
+    const decision = (outcome: MiddlewareDecision['outcome'], order: string[], reason: string) => ({
+      // Not an entry of the configured chain: a rule the gateway applies before it.
+      entry: -1,
+      middleware: BACKEND_PARAMETERS,
+      outcome,
+      order,
+      reason,
+      ms: Math.round((performance.now() - started) * 1000) / 1000,
+    });
+    const supportedBy = this.registry
+      .all()
+      .map((node) => node.metadata.resources?.backendParameters);
+    const missing = strictBackendParametersNoneSupports(resources, supportedBy);
+    if (missing.length) {
+      const errors = missing.map((key) => ({
+        field: `resources.backend_parameters.${key}`,
+        reason:
+          'is supported by no TES node of this gateway, and backend_parameters_strict is true',
+      }));
+      const reason = errors.map((e) => `${e.field} ${e.reason}`).join('; ');
+      throw new TaskRejectedException(
+        `rejected by ${BACKEND_PARAMETERS}: ${reason}`,
+        400,
+        [decision('rejected', [], reason)],
+        errors,
+      );
+    }
+    const kept = candidates.filter((c) =>
+      takesStrictBackendParameters(resources, c.metadata.resources?.backendParameters),
+    );
+    const order = kept.map((c) => c.name);
+    return {
+      candidates: kept,
+      decision: decision('applied', order, `strict: nodes supporting ${keys.join(', ')}`),
+    };
   }
 
   /**
@@ -84,17 +162,34 @@ export class ForwardingService {
       tags: { ...route.task.tags, [GATEWAY_ID_TAG]: record.id },
     };
     const attempts: ForwardAttempt[] = [];
+    const decisions = [...route.decisions];
     for (const { name } of route.candidates) {
       const node = this.registry.get(name);
       // Its breaker opened since the chain ran, or its one half-open trial is taken.
       if (!node || !this.registry.admit(name)) continue;
       const at = new Date().toISOString();
+      // Each node gets its own version: without the non-strict backend parameters it does not
+      // support (`received` stays as the client sent it; `forwarded` is what the node took).
+      const { task: sent, dropped } = backendParametersFor(
+        task,
+        node.metadata.resources?.backendParameters,
+      );
+      if (dropped.length) {
+        decisions.push({
+          entry: -1,
+          middleware: BACKEND_PARAMETERS,
+          outcome: 'applied',
+          order: [name],
+          reason: `dropped ${dropped.join(', ')} for node ${name}: not among the backend parameters it supports`,
+          ms: 0,
+        });
+      }
       try {
-        const { id } = await node.client.createTask(task);
+        const { id } = await node.client.createTask(sent);
         this.registry.report(name);
         this.registry.forwarded(name);
         attempts.push({ node: name, at, remoteId: id });
-        return this.write(record.id, attempts, route.decisions, task);
+        return this.write(record.id, attempts, decisions, sent);
       } catch (error) {
         const reason = error instanceof TesNodeError ? error.message : `${name}: ${String(error)}`;
         attempts.push({ node: name, at, error: reason });
@@ -105,7 +200,7 @@ export class ForwardingService {
     const reasons = attempts.length
       ? attempts.map((a) => `forwarding to ${a.error}`)
       : [noNodeReason(route, this.registry.unavailable())];
-    return this.write(record.id, attempts, route.decisions, undefined, reasons);
+    return this.write(record.id, attempts, decisions, undefined, reasons);
   }
 
   /**

@@ -13,9 +13,9 @@ import {
   type ProtesConfig,
 } from '@protes/config';
 import { TaskStore } from '@protes/persistence';
-import { TesNodeClient } from '@protes/tes';
+import { TesNodeClient, type TesServiceInfo } from '@protes/tes';
 import { type BreakerState, CircuitBreaker } from './circuit-breaker';
-import type { NodeCandidate, NodeMetadata } from './middleware/middleware';
+import type { GeoPoint, NodeCandidate, NodeMetadata } from './middleware/middleware';
 
 /** What the gateway knows of a node's health, from probes and from every call made to it. */
 export interface NodeHealth {
@@ -29,14 +29,35 @@ export interface NodeHealth {
   tesVersion?: string;
 }
 
-/** A node as service-info and /health show it: no URL, no credentials. */
+/**
+ * A node as /protes/v1/nodes and /health show it: no URL, no credentials. `storage` and
+ * `backendParameters` are what is known: configured, else what the node's service-info advertises
+ * (absent when neither says).
+ */
 export interface NodeStatus extends NodeHealth {
   name: string;
+  location?: GeoPoint;
+  region?: string;
+  /** Storage locations: the configured read and write lists together, else the advertised ones. */
+  storage?: string[];
+  /** The backend parameter keys the node supports: configured, else advertised. */
+  backendParameters?: string[];
   breaker: BreakerState;
   /** Consecutive failed calls. */
   failures: number;
   /** Tasks forwarded to it that are not terminal yet. */
   load: number;
+}
+
+/** What the nodes support together, for the gateway's own service-info. */
+export interface AdvertisedFacts {
+  /** Every storage location some node has (configured or advertised), sorted, once each. */
+  storage: string[];
+  /**
+   * Every backend parameter key some node supports (configured or advertised), sorted, once each
+   * (keys are case-insensitive: the first spelling in sort order is kept).
+   */
+  backendParameters: string[];
 }
 
 export interface TesNode {
@@ -50,26 +71,44 @@ export interface TesNode {
 /** How long node loads read from the store are reused (forwarding adds to them meanwhile). */
 const LOAD_TTL_MS = 1000;
 
+/** Sorted, each once; with `fold`, entries equal after folding count as one. */
+function sortedUnique(list: readonly string[], fold = (s: string) => s): string[] {
+  const seen = new Set<string>();
+  return [...list].sort().filter((entry) => {
+    const key = fold(entry);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** What a node's service-info says of it (the last successful probe). */
+interface Advertised {
+  storage?: string[];
+  backendParameters?: string[];
+}
+
 class RegisteredNode implements TesNode {
   readonly name: string;
   readonly url: string;
-  readonly metadata: NodeMetadata;
+  metadata: NodeMetadata;
   readonly breaker: CircuitBreaker;
   readonly probeIntervalMs: number;
   healthy = true;
   checkedAt?: string;
   reason?: string;
   timer?: NodeJS.Timeout;
+  private advertised: Advertised = {};
+  private tesVersion?: string;
 
   constructor(
-    config: NodeConfig,
+    private readonly config: NodeConfig,
     readonly client: TesNodeClient,
   ) {
-    const { location, region, storage, resources, tags, weight = 1 } = config;
     const { probeIntervalMs, ...breaker } = { ...NODE_HEALTH_DEFAULTS, ...config.health };
     this.name = config.name;
     this.url = config.url;
-    this.metadata = { location, region, storage, resources, tags, weight };
+    this.metadata = this.compose();
     this.probeIntervalMs = probeIntervalMs;
     this.breaker = new CircuitBreaker(breaker);
   }
@@ -77,6 +116,53 @@ class RegisteredNode implements TesNode {
   get health(): NodeHealth {
     const { healthy, checkedAt, reason } = this;
     return { healthy, checkedAt, reason, tesVersion: this.metadata.tesVersion };
+  }
+
+  /** Takes in what a successful probe read: the TES version and what the node advertises. */
+  learn(info: TesServiceInfo): void {
+    this.tesVersion = info.type?.version;
+    this.advertised = {
+      storage: info.storage,
+      backendParameters: info.tesResources_backend_parameters,
+    };
+    this.metadata = this.compose();
+  }
+
+  /** Storage locations: configured (read and write together), else advertised. */
+  get storage(): string[] | undefined {
+    const { storage } = this.config;
+    if (storage) return sortedUnique([...(storage.read ?? []), ...(storage.write ?? [])]);
+    return this.advertised.storage && sortedUnique(this.advertised.storage);
+  }
+
+  /** The backend parameter keys it supports: configured, else advertised (see backend-parameters.ts). */
+  get backendParameters(): string[] | undefined {
+    return this.config.resources?.backendParameters ?? this.advertised.backendParameters;
+  }
+
+  /**
+   * The metadata the chain sees: the configuration, plus what the node advertises. A new object
+   * each time, never the configuration's own (candidates get copies of it anyway).
+   */
+  private compose(): NodeMetadata {
+    const { location, region, storage, resources, tags, weight = 1 } = this.config;
+    const backendParameters = this.backendParameters;
+    const advertisedStorage = this.advertised.storage;
+    return {
+      location,
+      region,
+      storage:
+        storage || advertisedStorage
+          ? { ...storage, ...(advertisedStorage && { advertised: advertisedStorage }) }
+          : undefined,
+      resources:
+        resources || backendParameters
+          ? { ...resources, ...(backendParameters && { backendParameters }) }
+          : undefined,
+      tags,
+      weight,
+      tesVersion: this.tesVersion,
+    };
   }
 }
 
@@ -184,16 +270,35 @@ export class NodeRegistry implements OnApplicationBootstrap, OnModuleDestroy {
     this.loads.set(name, (this.loads.get(name) ?? 0) + 1);
   }
 
-  /** Every node with its health, breaker and load. */
+  /** Every node with its health, what is known of it, its breaker and load. */
   async status(): Promise<NodeStatus[]> {
     const loads = await this.currentLoads();
     return [...this.nodes.values()].map((node) => ({
       name: node.name,
       ...node.health,
+      location: node.metadata.location,
+      region: node.metadata.region,
+      storage: node.storage,
+      backendParameters: node.backendParameters,
       breaker: node.breaker.state,
       failures: node.breaker.consecutiveFailures,
       load: loads.get(node.name) ?? 0,
     }));
+  }
+
+  /**
+   * What the nodes support together (each node: configured, else advertised), whatever their
+   * health: the storage locations and backend parameter keys of the gateway's own service-info.
+   */
+  advertised(): AdvertisedFacts {
+    const nodes = [...this.nodes.values()];
+    return {
+      storage: sortedUnique(nodes.flatMap((node) => node.storage ?? [])),
+      backendParameters: sortedUnique(
+        nodes.flatMap((node) => node.backendParameters ?? []),
+        (key) => key.toLowerCase(),
+      ),
+    };
   }
 
   /** Unfinished tasks per node, read from the store at most once per LOAD_TTL_MS. */
@@ -214,14 +319,14 @@ export class NodeRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Probes the node's service-info (reading its TES version) whenever its breaker lets a call
+   * Probes the node's service-info (reading its TES version, storage locations and backend
+   * parameter keys; a failed probe keeps what the last one read) whenever its breaker lets a call
    * through; an open breaker is probed again the moment its cool-down ends, as its trial call.
    */
   private async probe(node: RegisteredNode): Promise<void> {
     if (node.breaker.tryAcquire()) {
       try {
-        const info = await node.client.serviceInfo();
-        node.metadata.tesVersion = info.type?.version;
+        node.learn(await node.client.serviceInfo());
         this.report(node.name);
       } catch (error) {
         this.report(node.name, (error as Error).message);

@@ -118,6 +118,23 @@ describe('TesNodeClient', () => {
       expect(node.seen[0].url).toBe('/ga4gh/tes/v1/service-info');
     });
 
+    it('reads what the node advertises: storage and backend parameter keys, as string lists', async () => {
+      node.handler = (_req, res) =>
+        json(res, 200, {
+          id: 'org.example.node',
+          storage: ['s3://bucket/', 7, '', 'file:///data'],
+          tesResources_backend_parameters: ['VmSize', null],
+        });
+      await expect(client().serviceInfo()).resolves.toEqual({
+        id: 'org.example.node',
+        storage: ['s3://bucket/', 'file:///data'],
+        tesResources_backend_parameters: ['VmSize'],
+      });
+      node.handler = (_req, res) =>
+        json(res, 200, { id: 'x', storage: 's3://', tesResources_backend_parameters: {} });
+      await expect(client().serviceInfo()).resolves.toEqual({ id: 'x' });
+    });
+
     it.each(['/', '//'])('handles a base url ending in %s', async (slash) => {
       await client({ url: base + slash }).cancelTask('t1');
       await client({ url: base + slash }).serviceInfo();
@@ -233,6 +250,19 @@ describe('TesNodeClient', () => {
       const error = await failure(client().getTask('t', 'MINIMAL'));
       expect(error.kind).toBe('server');
       expect(error.message).toContain('answer without a TES state');
+    });
+
+    it.each([
+      ['an HTML page', 'text/html', '<html>login</html>'],
+      ['a list', 'application/json', '[]'],
+    ])('refuses a 2xx service-info that is %s, as a server failure', async (_case, type, body) => {
+      node.handler = (_req, res) => {
+        res.writeHead(200, { 'content-type': type });
+        res.end(body);
+      };
+      const error = await failure(client().serviceInfo());
+      expect(error.kind).toBe('server');
+      expect(error.message).toContain('answer without a service-info object');
     });
 
     it('reads a task without state as UNKNOWN, the default TES gives it', async () => {

@@ -56,6 +56,11 @@ type Request = Parameters<Http['request']>[0];
 const isObject = (data: unknown): data is Record<string, unknown> =>
   typeof data === 'object' && data !== null && !Array.isArray(data);
 const hasId = (data: unknown) => isObject(data) && typeof data.id === 'string' && data.id !== '';
+/** The non-empty strings of a list; undefined for anything that is no list. */
+const stringList = (value: unknown): string[] | undefined =>
+  Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string' && v !== '')
+    : undefined;
 /** TES: a missing state means UNKNOWN (protobuf-based servers omit it). */
 const hasState = (data: unknown) =>
   isObject(data) &&
@@ -108,8 +113,25 @@ export class TesNodeClient {
     await this.call({ method: 'POST', url: `/tasks/${encodeURIComponent(id)}:cancel`, data: {} });
   }
 
-  serviceInfo(): Promise<TesServiceInfo> {
-    return this.call<TesServiceInfo>({ method: 'GET', url: '/service-info' });
+  /**
+   * The node's service-info. An answer that is not a JSON object is no TES answer; `storage` and
+   * `tesResources_backend_parameters` are kept only as lists of non-empty strings (other entries
+   * are left out; a field that is no list is dropped), so callers can rely on their type.
+   */
+  async serviceInfo(): Promise<TesServiceInfo> {
+    const info = await this.call<TesServiceInfo>(
+      { method: 'GET', url: '/service-info' },
+      isObject,
+      'a service-info object',
+    );
+    const { storage, tesResources_backend_parameters: params, ...rest } = info;
+    const storageList = stringList(storage);
+    const paramsList = stringList(params);
+    return {
+      ...rest,
+      ...(storageList && { storage: storageList }),
+      ...(paramsList && { tesResources_backend_parameters: paramsList }),
+    };
   }
 
   private headers(): Record<string, string> {

@@ -177,6 +177,15 @@ describe('ChainService.run', () => {
       [0, 'reverse', 'applied', 'c,b,a', undefined],
       [1, 'guard', 'rejected', 'c,b,a', 'tasks of team a are not accepted'],
     ]);
+    expect(error.errors).toEqual([]);
+  });
+
+  it("carries a rejection's field, so that the client's 400 can name it", async () => {
+    const guard = middleware('guard', () => {
+      throw new MiddlewareRejection('needs TES 1.1', 400, 'executors[0].ignore_error');
+    });
+    const error = await failure(run(await chainOf([guard], ['guard'])), TaskRejectedException);
+    expect(error.errors).toEqual([{ field: 'executors[0].ignore_error', reason: 'needs TES 1.1' }]);
   });
 
   it('knows a plugin rejection by its name, and keeps its status to the 4xx range', async () => {

@@ -14,6 +14,7 @@ import {
   type StoredChain,
 } from '@protes/persistence';
 import {
+  type FieldError,
   schemaValidator,
   type TesTaskRequest,
   TesTaskRequestSchema,
@@ -58,12 +59,17 @@ export interface ChainOutcome {
   offered: string[];
 }
 
-/** A middleware refused the task: the client gets its 4xx and the reason; nothing is stored. */
+/**
+ * A middleware (or the gateway's own strict backend parameter check) refused the task: the client
+ * gets its 4xx and the reason; nothing is stored. `errors` name the offending fields, when known
+ * (a MiddlewareRejection's `field`), for the error body's `errors`.
+ */
 export class TaskRejectedException extends HttpException {
   constructor(
     message: string,
     status: number,
     readonly decisions: MiddlewareDecision[],
+    readonly errors: FieldError[] = [],
   ) {
     super(message, status);
   }
@@ -96,7 +102,7 @@ type Effective = Omit<ChainView, 'registered'>;
 
 type StepResult =
   | { ok: true; task: TesTaskRequest; candidates: NodeCandidate[] }
-  | { ok: false; reason: string; rejection?: number };
+  | { ok: false; reason: string; rejection?: number; field?: string };
 
 const validTask = schemaValidator<TesTaskRequest>(TesTaskRequestSchema);
 /** Stale writes of the stored chain retried before giving up (two admins at the same instant). */
@@ -202,6 +208,7 @@ export class ChainService implements OnModuleInit {
             `rejected by ${member.name}: ${result.reason}`,
             result.rejection,
             decisions,
+            result.field ? [{ field: result.field, reason: result.reason }] : [],
           );
         }
         decide(entry, member.name, 'failed', ms, result.reason);
@@ -311,7 +318,13 @@ export class ChainService implements OnModuleInit {
           `middleware ${member.name} failed unexpectedly: ${(error as Error)?.stack ?? reason}`,
         );
       }
-      return { ok: false, reason, rejection };
+      const { field } = (error ?? {}) as { field?: unknown };
+      return {
+        ok: false,
+        reason,
+        rejection,
+        ...(rejection !== undefined && typeof field === 'string' && field !== '' && { field }),
+      };
     }
   }
 

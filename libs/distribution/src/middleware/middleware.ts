@@ -11,12 +11,20 @@ export interface GeoPoint {
   longitude: number;
 }
 
-/** What a node declares about itself in configuration (and, for tesVersion, in its service-info). */
+/**
+ * What is known of a node: what its configuration declares, and what its service-info advertises
+ * (read by every successful probe: tesVersion, storage.advertised, and backendParameters when the
+ * configuration has none).
+ */
 export interface NodeMetadata {
   location?: GeoPoint;
   region?: string;
-  /** Storage URL schemes or prefixes the node can read inputs from and write outputs to. */
-  storage?: { read?: string[]; write?: string[] };
+  /**
+   * Storage URL schemes or prefixes the node can read inputs from and write outputs to (as
+   * configured), and the storage locations its service-info lists (`advertised`). TES says that
+   * list names "some, but not necessarily all" locations, so it never restricts `read`/`write`.
+   */
+  storage?: { read?: string[]; write?: string[]; advertised?: string[] };
   /** Ceilings of what one task may ask for on this node. */
   resources?: {
     cpuCores?: number;
@@ -24,6 +32,10 @@ export interface NodeMetadata {
     diskGb?: number;
     preemptible?: boolean;
     zones?: string[];
+    /**
+     * The backend parameter keys the node supports: configured, else what its service-info
+     * advertises (`tesResources_backend_parameters`); absent when neither says.
+     */
     backendParameters?: string[];
   };
   tags?: Record<string, string>;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { TesResources } from '@protes/tes';
+import { takesStrictBackendParameters } from '../../backend-parameters';
 import type { NodeMetadata, TaskContext, TaskMiddleware } from '../middleware';
 import { decide } from './decide';
 import { checkKeys } from './settings';
@@ -11,8 +12,6 @@ const within = (wanted: number | undefined, ceiling: number | undefined): boolea
   wanted === undefined || ceiling === undefined || wanted <= ceiling;
 
 function fits(wanted: TesResources, node: Ceilings): boolean {
-  const params = Object.keys(wanted.backend_parameters ?? {}).map((k) => k.toLowerCase());
-  const offered = new Set((node.backendParameters ?? []).map((k) => k.toLowerCase()));
   return (
     within(wanted.cpu_cores, node.cpuCores) &&
     within(wanted.ram_gb, node.ramGb) &&
@@ -22,15 +21,18 @@ function fits(wanted: TesResources, node: Ceilings): boolean {
     (!wanted.zones?.length ||
       !node.zones?.length ||
       wanted.zones.some((zone) => node.zones?.includes(zone))) &&
-    (!wanted.backend_parameters_strict || params.every((key) => offered.has(key)))
+    takesStrictBackendParameters(wanted, node.backendParameters)
   );
 }
 
 /**
  * Keeps the nodes whose declared ceilings (`metadata.resources`) can take the task's resources.
  * Anything either side leaves undeclared does not constrain, except under
- * `backend_parameters_strict: true`, where a node must declare every requested key
- * (case-insensitively) and a node that declares none takes no strict parameter.
+ * `backend_parameters_strict: true`, where a node must support every requested key
+ * (case-insensitively) and a node that declares none takes no strict parameter. That last rule is
+ * the gateway's own as well (see backend-parameters.ts): it narrows the candidates before any chain
+ * runs, so here it only matters for a task an earlier middleware rewrote. A node's
+ * `backendParameters` are its configured ones, else those its service-info advertises.
  */
 @Injectable()
 export class ResourcesMiddleware implements TaskMiddleware {
