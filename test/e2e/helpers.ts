@@ -1,3 +1,4 @@
+import type { NodeStatus } from '@protes/distribution';
 import type { TSchema } from '@sinclair/typebox';
 import {
   type ErrorResponse,
@@ -71,10 +72,12 @@ export type Operation =
   | 'GetServiceInfo'
   | 'OpenApi'
   | 'Health'
+  | 'ListNodes'
   | 'Unknown';
 
 export function operationOf(method: string, pathname: string): Operation {
   if (pathname === '/health' || pathname === '/health/live') return 'Health';
+  if (method === 'GET' && pathname === '/protes/v1/nodes') return 'ListNodes';
   if (!pathname.startsWith(`${TES_PATH}/`)) return 'Unknown';
   const rest = pathname.slice(TES_PATH.length);
   if (method === 'GET' && rest === '/service-info') return 'GetServiceInfo';
@@ -183,7 +186,7 @@ export class CheckedApi {
     this.checked.set(key, (this.checked.get(key) ?? 0) + 1);
     if (!schema) {
       if (operation === 'Unknown') this.fail(`${where}: no schema for this operation`);
-      return; // OpenApi and Health: the tests check their bodies themselves.
+      return; // OpenApi, Health and ListNodes: the tests check their bodies themselves.
     }
     const validate = schemaValidator(schema);
     if (!validate(body)) {
@@ -251,13 +254,17 @@ export class CheckedApi {
     return this.call('POST', `${TES_PATH}/tasks/${encodeURIComponent(id)}:cancel`);
   }
 
-  async serviceInfo(): Promise<TesServiceInfo & { protes?: { nodes?: NodeInfo[] } }> {
-    const answer = await this.call<TesServiceInfo & { protes?: { nodes?: NodeInfo[] } }>(
-      'GET',
-      `${TES_PATH}/service-info`,
-    );
+  async serviceInfo(): Promise<TesServiceInfo> {
+    const answer = await this.call<TesServiceInfo>('GET', `${TES_PATH}/service-info`);
     expectStatus(answer, 200, 'GetServiceInfo');
     return answer.body;
+  }
+
+  /** The nodes as proTES's own API shows them (`GET /protes/v1/nodes`). */
+  async nodes(): Promise<NodeStatus[]> {
+    const answer = await this.call<{ nodes: NodeStatus[] }>('GET', '/protes/v1/nodes');
+    expectStatus(answer, 200, 'GET /protes/v1/nodes');
+    return answer.body.nodes;
   }
 
   /** Waits until the task is in one of `states`; returns it in the FULL view. */
@@ -296,13 +303,6 @@ export class CheckedApi {
     for (const id of ids) ended.set(id, await this.get(id, 'FULL'));
     return ended;
   }
-}
-
-export interface NodeInfo {
-  name: string;
-  healthy: boolean;
-  reason?: string;
-  checkedAt?: string;
 }
 
 export function expectStatus(answer: Answer<unknown>, status: number, what: string): void {

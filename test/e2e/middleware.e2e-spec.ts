@@ -83,12 +83,6 @@ interface ChainView {
   registered: string[];
 }
 
-interface NodeStatus {
-  name: string;
-  healthy: boolean;
-  breaker: string;
-}
-
 const task = (name: string, extra: Partial<TesTaskRequest> = {}): TesTaskRequest => ({
   name: `${RUN}-${name}`,
   executors: [{ image: 'alpine', command: ['true'] }],
@@ -114,8 +108,8 @@ async function createCallsOnNodes(): Promise<number> {
 }
 
 async function breakerOf(node: NodeName): Promise<string | undefined> {
-  const nodes = (await api.serviceInfo()).protes?.nodes as NodeStatus[] | undefined;
-  return nodes?.find((n) => n.name === node)?.breaker;
+  const nodes = await api.nodes();
+  return nodes.find((n) => n.name === node)?.breaker;
 }
 
 beforeAll(async () => {
@@ -237,7 +231,7 @@ describe('middleware end to end', () => {
           timeoutMs: 3000,
         },
       );
-      const info = (await api.serviceInfo()).protes?.nodes as NodeStatus[];
+      const info = await api.nodes();
       expect(info.find((n) => n.name === 'centre')).toMatchObject({ healthy: false });
       expect(
         info

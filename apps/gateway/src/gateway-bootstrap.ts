@@ -2,6 +2,7 @@ import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type ProtesConfig } from '@protes/config';
+import { installProtocol, protocolOptions } from './common/http-protocol';
 import { GatewayModule } from './gateway.module';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -14,11 +15,13 @@ export async function createGateway(
     json: config.log.json,
     logLevels: LEVELS.slice(0, LEVELS.indexOf(config.log.level as LogLevel) + 1),
   });
-  const adapter = new FastifyAdapter({ bodyLimit: config.server.bodyLimitBytes });
+  const adapter = new FastifyAdapter(protocolOptions(config.server.bodyLimitBytes));
+  // Before Nest registers its routes and parsers: the gateway's own body parser and 405 handling.
+  installProtocol(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(
     GatewayModule.forRoot(config),
     adapter,
-    { logger },
+    { logger, bodyParser: false },
   );
   app.enableShutdownHooks();
   return app;

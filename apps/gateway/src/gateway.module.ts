@@ -10,6 +10,7 @@ import { DocsController } from './docs/docs.controller';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { MiddlewaresController } from './middlewares/middlewares.controller';
+import { NodesController } from './nodes/nodes.controller';
 import { ServiceInfoController } from './service-info/service-info.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { TasksService } from './tasks/tasks.service';
@@ -38,6 +39,7 @@ export class GatewayModule {
         HealthController,
         DocsController,
         MiddlewaresController,
+        NodesController,
         MetricsController,
       ],
       providers: [TasksService, { provide: APP_FILTER, useClass: TesExceptionFilter }],

@@ -6,6 +6,7 @@ import {
   HttpStatus,
   Logger,
 } from '@nestjs/common';
+import { TaskRejectedException } from '@protes/distribution';
 import type { ErrorResponse, FieldError } from '@protes/tes';
 import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -23,6 +24,9 @@ export class InvalidRequestException extends HttpException {
 /** Turns any error into the same JSON body; an unexpected one gets an id that is also logged. */
 export function toErrorResponse(error: unknown, logger: Logger): ErrorResponse {
   if (error instanceof InvalidRequestException) {
+    return { status_code: error.getStatus(), msg: error.message, errors: error.errors };
+  }
+  if (error instanceof TaskRejectedException && error.errors.length) {
     return { status_code: error.getStatus(), msg: error.message, errors: error.errors };
   }
   if (error instanceof HttpException) {

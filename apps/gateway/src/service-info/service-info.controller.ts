@@ -1,16 +1,20 @@
+import { TES_BASE_PATHS } from '../common/http-protocol';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { protesConfig, type ProtesConfig } from '@protes/config';
-import { NodeRegistry, type NodeStatus } from '@protes/distribution';
+import { NodeRegistry } from '@protes/distribution';
 import type { TesServiceInfo } from '@protes/tes';
-
-/** The federation as a client may see it: node names and health, never URLs or credentials. */
-export interface FederationInfo {
-  nodes: NodeStatus[];
-}
 
 export const GATEWAY_VERSION = '0.1.0';
 
-@Controller('ga4gh/tes/v1')
+const union = (...lists: (readonly string[] | undefined)[]): string[] =>
+  [...new Set(lists.flatMap((list) => list ?? []))].sort();
+
+/**
+ * The service-info of GA4GH service-info 1.0 with TES 1.1's additions, and nothing else: strict
+ * clients (py-tes) refuse an answer with a field they do not know. What proTES knows of its nodes
+ * is at /protes/v1/nodes.
+ */
+@Controller(TES_BASE_PATHS)
 export class ServiceInfoController {
   private readonly startedAt = new Date().toISOString();
 
@@ -20,8 +24,10 @@ export class ServiceInfoController {
   ) {}
 
   @Get('service-info')
-  async serviceInfo(): Promise<TesServiceInfo & { protes: FederationInfo }> {
+  serviceInfo(): TesServiceInfo {
     const { service } = this.config;
+    // What the federation can read and write, and the backend parameters some node supports.
+    const advertised = this.registry.advertised();
     return {
       id: service.id,
       name: service.name,
@@ -34,8 +40,8 @@ export class ServiceInfoController {
       createdAt: this.startedAt,
       updatedAt: this.startedAt,
       version: GATEWAY_VERSION,
-      storage: service.storage,
-      protes: { nodes: await this.registry.status() },
+      storage: union(service.storage, advertised.storage),
+      tesResources_backend_parameters: advertised.backendParameters,
     };
   }
 }

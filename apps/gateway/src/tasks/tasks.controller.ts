@@ -1,3 +1,4 @@
+import { TES_BASE_PATHS } from '../common/http-protocol';
 import {
   Body,
   Controller,
@@ -23,7 +24,7 @@ import { TasksService } from './tasks.service';
 
 type RawQuery = Record<string, string | string[] | undefined>;
 
-@Controller('ga4gh/tes/v1')
+@Controller(TES_BASE_PATHS)
 export class TasksController {
   private readonly validate: (body: unknown) => ReturnType<ReturnType<typeof createTaskValidator>>;
 
