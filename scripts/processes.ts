@@ -85,6 +85,10 @@ export interface SimOptions {
   name: string;
   latitude?: number;
   longitude?: number;
+  /** Run the tasks' commands as local processes (`--execute`; see apps/tes-sim/README.md). */
+  execute?: boolean;
+  /** With `execute`: where the task directories go (`--work-dir`). */
+  workDir?: string;
   args?: string[];
 }
 
@@ -92,6 +96,8 @@ export function startSimulator(sim: SimOptions, port = 0): Promise<Started> {
   const args = ['--name', sim.name, '--port', String(port)];
   if (sim.latitude !== undefined) args.push('--latitude', String(sim.latitude));
   if (sim.longitude !== undefined) args.push('--longitude', String(sim.longitude));
+  if (sim.execute) args.push('--execute');
+  if (sim.workDir !== undefined) args.push('--work-dir', sim.workDir);
   return startNode(SIM_MAIN, [...args, ...(sim.args ?? [])], { ready: SIM_READY });
 }
 
@@ -108,7 +114,18 @@ export function startTracker(env: NodeJS.ProcessEnv, inheritOutput = false): Pro
   return startNode(TRACKER_MAIN, [], { env, ready: TRACKER_READY, inheritOutput });
 }
 
-/** The PROTES_NODES value for a set of running simulators. */
-export function nodesEnv(nodes: { name: string; url: string }[]): string {
-  return JSON.stringify(nodes.map((n) => ({ name: n.name, url: `${n.url}/ga4gh/tes/v1` })));
+/**
+ * The PROTES_NODES value for a set of running simulators; a node's location, when given, goes in
+ * its configuration (where the gateway reads locations from).
+ */
+export function nodesEnv(
+  nodes: { name: string; url: string; location?: { latitude: number; longitude: number } }[],
+): string {
+  return JSON.stringify(
+    nodes.map((n) => ({
+      name: n.name,
+      url: `${n.url}/ga4gh/tes/v1`,
+      ...(n.location && { location: n.location }),
+    })),
+  );
 }

@@ -1,5 +1,6 @@
 export * from './sim-bootstrap';
 export * from './sim-config';
+export { KNOWN_PROGRAMS, SHELLS, simulateCommand, type SimulatedRun } from './sim-commands';
 export { SIM_OUTCOMES, SIM_TAGS, type SimOutcome } from './sim-task-plan';
 export { SIM_ROUTES, type SimRouteName } from './sim-stats.service';
 export type { SimStats } from './sim-control.controller';

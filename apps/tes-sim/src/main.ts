@@ -14,6 +14,13 @@ async function main(): Promise<void> {
     process.stdout.write(SIM_USAGE);
     return;
   }
+  const { execute, host, name } = cli.config;
+  if (execute && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)) {
+    process.stderr.write(
+      `tes-sim ${name}: warning: --execute runs the commands of every task submitted as this ` +
+        `user, and --host ${host} lets other machines submit them\n`,
+    );
+  }
   const handle = await startSimulator(cli.config, { shutdownHooks: true });
   if (cli.config.refuseMs > 0) {
     process.stderr.write(

@@ -43,6 +43,14 @@ describe('loadSimConfig', () => {
         'debug',
         '--id',
         'org.example.eu-1',
+        '--time-scale',
+        '0.5',
+        '--execute',
+        '--work-dir',
+        '/tmp/sim work',
+        '--backend-parameters',
+        ' VmSize, queue ,,',
+        '--storage=file:///data,s3://bucket',
       ],
       {},
     );
@@ -64,7 +72,31 @@ describe('loadSimConfig', () => {
       list: false,
       seed: 42,
       logLevel: 'debug',
+      timeScale: 0.5,
+      execute: true,
+      workDir: '/tmp/sim work',
+      backendParameters: ['VmSize', 'queue'],
+      storage: ['file:///data', 's3://bucket'],
     });
+  });
+
+  it('takes --execute as a switch, and SIM_EXECUTE as a boolean', () => {
+    expect(loadSimConfig([], {}).config.execute).toBe(false);
+    expect(loadSimConfig([], { SIM_EXECUTE: 'yes' }).config.execute).toBe(true);
+    expect(loadSimConfig(['--execute'], { SIM_EXECUTE: 'false' }).config.execute).toBe(true);
+    expect(() => loadSimConfig(['--execute=no'], {})).toThrow(/--execute/);
+    expect(() => loadSimConfig([], { SIM_EXECUTE: 'maybe' })).toThrow(
+      /SIM_EXECUTE \(--execute\) must be true or false/,
+    );
+  });
+
+  it('reads lists from flags and variables; an empty one declares none', () => {
+    expect(loadSimConfig([], {}).config.backendParameters).toBeUndefined();
+    expect(loadSimConfig(['--backend-parameters', ''], {}).config.backendParameters).toEqual([]);
+    expect(loadSimConfig([], { SIM_STORAGE: 'file:///a' }).config.storage).toEqual(['file:///a']);
+    expect(() => loadSimConfig(['--storage', 'file:///a b'], {})).toThrow(
+      /--storage must be a comma-separated list of URLs/,
+    );
   });
 
   it('falls back to SIM_ variables, and flags win over them', () => {
@@ -110,6 +142,7 @@ describe('loadSimConfig', () => {
     [['--longitude', 'east'], /--longitude must be a number from -180 to 180/],
     [['--list', 'maybe'], /--list must be true or false/],
     [['--log-level', 'loud'], /--log-level must be one of/],
+    [['--time-scale=-1'], /--time-scale must be a number from 0 to 1000/],
     [['--name', 'has space'], /--name must be a short name/],
     [['--colour', 'red'], /--colour/],
     [['--port'], /--port/],
@@ -138,6 +171,9 @@ describe('resolveSimConfig', () => {
   it('names a bad or unknown option', () => {
     expect(() => resolveSimConfig({ failureRate: 2 })).toThrow(
       /option failureRate must be a number from 0 to 1/,
+    );
+    expect(() => resolveSimConfig({ storage: 'file:///x' } as never)).toThrow(
+      /option storage must be a comma-separated list/,
     );
     expect(() => resolveSimConfig({ runMs: 5 } as never)).toThrow(
       /unknown simulator option "runMs"/,

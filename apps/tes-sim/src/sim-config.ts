@@ -28,6 +28,7 @@ export interface SimConfig {
   host: string;
   /** 0 picks a free port; the real one is printed. */
   port: number;
+  /** Accepted and checked for older scripts; GA4GH service-info has no place to show it. */
   latitude?: number;
   longitude?: number;
   queuedMs: number;
@@ -47,6 +48,19 @@ export interface SimConfig {
   /** Seed of the failure draw; defaults to a hash of the name, so each node has its own. */
   seed: number;
   logLevel: SimLogLevel;
+  /** Simulation: how many real seconds a simulated `sleep 1` takes (0.1: `sleep 5` takes 0.5 s). */
+  timeScale: number;
+  /** Run each executor's command as a real local process (as the simulator's user). */
+  execute: boolean;
+  /** Execute mode: where task directories go; by default a temporary directory of its own. */
+  workDir?: string;
+  /**
+   * The `resources.backend_parameters` keys this node supports, shown in service-info as
+   * `tesResources_backend_parameters`; undefined: the node declares nothing (and supports none).
+   */
+  backendParameters?: readonly string[];
+  /** service-info `storage`. */
+  storage: readonly string[];
 }
 
 /** What `startSimulator` accepts: any subset of the configuration; the rest takes its default. */
@@ -72,6 +86,9 @@ export const SIM_DEFAULTS = {
   errorMs: 0,
   list: true,
   logLevel: 'warn',
+  timeScale: 0.1,
+  execute: false,
+  storage: ['file:///sim'],
 } as const satisfies Partial<SimConfig>;
 
 const MAX_MS = 24 * 60 * 60 * 1000;
@@ -81,6 +98,8 @@ type Check<T> = { ok: true; value: T } | { ok: false; reason: string };
 interface Setting<T> {
   key: keyof SimConfig;
   flag: string;
+  /** A flag that takes no value (`--execute`); its variable takes true/false. */
+  isSwitch?: boolean;
   /** How a flag or variable's text becomes a value. */
   parse: (raw: string) => Check<T>;
   /** Whether a value (parsed, or given in-process) is acceptable. */
@@ -137,6 +156,24 @@ function parseBoolean(raw: string): Check<boolean> {
   return { ok: false, reason: 'must be true or false' };
 }
 
+/** A list given as `a,b,c` (blanks around items and empty items dropped). */
+function listCheck(pattern: RegExp, what: string): (value: unknown) => Check<readonly string[]> {
+  return (value) =>
+    Array.isArray(value) && value.every((item) => typeof item === 'string' && pattern.test(item))
+      ? { ok: true, value: [...(value as string[])] }
+      : { ok: false, reason: `must be a comma-separated list of ${what}` };
+}
+
+function parseList(check: (value: unknown) => Check<readonly string[]>) {
+  return (raw: string): Check<readonly string[]> =>
+    check(
+      raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    );
+}
+
 function setting<T>(
   key: keyof SimConfig,
   flag: string,
@@ -174,6 +211,21 @@ const SETTINGS: readonly Setting<unknown>[] = [
   setting('seed', 'seed', integerCheck(0, 2 ** 32 - 1), numeric(integerCheck(0, 2 ** 32 - 1))),
   setting('logLevel', 'log-level', oneOfCheck(SIM_LOG_LEVELS), (raw) =>
     oneOfCheck(SIM_LOG_LEVELS)(raw.trim().toLowerCase()),
+  ),
+  setting('timeScale', 'time-scale', numberCheck(0, 1000), numeric(numberCheck(0, 1000))),
+  { ...setting('execute', 'execute', booleanCheck, parseBoolean), isSwitch: true },
+  setting('workDir', 'work-dir', textCheck(/^.{1,4096}$/s, 'a directory path')),
+  setting(
+    'backendParameters',
+    'backend-parameters',
+    listCheck(/^[^\s,]{1,256}$/, 'keys (no spaces)'),
+    parseList(listCheck(/^[^\s,]{1,256}$/, 'keys (no spaces)')),
+  ),
+  setting(
+    'storage',
+    'storage',
+    listCheck(/^[^\s,]{1,2048}$/, 'URLs (no spaces)'),
+    parseList(listCheck(/^[^\s,]{1,2048}$/, 'URLs (no spaces)')),
   ),
 ];
 
@@ -236,7 +288,7 @@ export function loadSimConfig(
     help: { type: 'boolean', short: 'h' },
     'no-list': { type: 'boolean' },
   };
-  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  for (const s of SETTINGS) options[s.flag] = { type: s.isSwitch ? 'boolean' : 'string' };
 
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -254,6 +306,10 @@ export function loadSimConfig(
   for (const s of SETTINGS) {
     const fromFlag = flags[s.flag];
     const variable = envName(s.flag);
+    if (fromFlag === true) {
+      values[s.key] = true;
+      continue;
+    }
     const raw = typeof fromFlag === 'string' ? fromFlag : env[variable];
     if (raw === undefined || (fromFlag === undefined && raw === '')) continue;
     const source = typeof fromFlag === 'string' ? `--${s.flag}` : `${variable} (--${s.flag})`;
@@ -278,7 +334,7 @@ export const SIM_USAGE = `Usage: tes-sim [flags]     (every flag also reads SIM_
   --id <id>                  service-info id (default org.ga4gh.tes-sim.<name>)
   --host <host>              address to listen on (default ${SIM_DEFAULTS.host})
   --port <n>                 port; 0 picks a free one (default ${SIM_DEFAULTS.port})
-  --latitude <deg>           node location, shown in service-info
+  --latitude <deg>           node location: checked, not shown (service-info has no such field)
   --longitude <deg>
   --queued-ms <ms>           time in QUEUED (default ${SIM_DEFAULTS.queuedMs})
   --initializing-ms <ms>     time in INITIALIZING (default ${SIM_DEFAULTS.initializingMs})
@@ -291,5 +347,10 @@ export const SIM_USAGE = `Usage: tes-sim [flags]     (every flag also reads SIM_
   --error-ms <ms>            answer 503 for this long after start (default 0)
   --list <true|false>        serve GET /tasks; false answers 501 (default true); --no-list
   --log-level <level>        silent | fatal | error | warn | log | debug | verbose (default ${SIM_DEFAULTS.logLevel})
+  --time-scale <factor>      real seconds per simulated second of \`sleep\` (default ${SIM_DEFAULTS.timeScale})
+  --backend-parameters <k,…> backend_parameters keys this node supports (service-info)
+  --storage <url,…>          service-info storage (default ${SIM_DEFAULTS.storage.join(',')})
+  --execute                  run executors' commands as real local processes, as this user
+  --work-dir <dir>           --execute: where task directories go (default: a temporary directory)
   -h, --help                 this text
 `;

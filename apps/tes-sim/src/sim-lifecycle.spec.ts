@@ -77,13 +77,13 @@ describe('task lifecycle', () => {
     expect(log.logs).toEqual([
       expect.objectContaining({
         exit_code: 0,
-        stdout: 'echo one\n',
+        stdout: 'one\n',
         stderr: '',
         start_time: expect.any(String),
       }),
       expect.objectContaining({
         exit_code: 0,
-        stdout: 'sh -c echo two\n',
+        stdout: 'two\n',
         stderr: '',
         end_time: expect.any(String),
       }),

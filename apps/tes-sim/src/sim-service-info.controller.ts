@@ -6,10 +6,12 @@ import { TES_BASE_PATH } from './sim-tasks.controller';
 
 export const SIM_VERSION = '0.1.0';
 
-/** service-info plus where the node is, for the gateway's distance-based placement. */
-export type SimServiceInfo = TesServiceInfo & {
-  location?: { latitude: number; longitude: number };
-};
+/**
+ * GA4GH service-info 1.0 with TES's additions (`storage`, `tesResources_backend_parameters`) and
+ * nothing else: the node's location is not shown (service-info has no field for it; proTES takes
+ * node locations from its own configuration).
+ */
+export type SimServiceInfo = TesServiceInfo;
 
 @Controller(TES_BASE_PATH)
 export class SimServiceInfoController {
@@ -20,20 +22,25 @@ export class SimServiceInfoController {
   @Get('service-info')
   @SimRoute('GET /service-info')
   serviceInfo(): SimServiceInfo {
-    const { latitude, longitude } = this.config;
+    const { name, execute, backendParameters } = this.config;
     const info: SimServiceInfo = {
       id: this.config.id,
-      name: this.config.name,
+      name,
       type: { group: 'org.ga4gh', artifact: 'tes', version: '1.1.0' },
-      description: `proTES TES node simulator "${this.config.name}": runs no containers`,
+      description: execute
+        ? `proTES TES node simulator "${name}": runs task commands as local processes, without containers`
+        : `proTES TES node simulator "${name}": runs no containers`,
       organization: { name: 'proTES', url: 'https://github.com/elixir-cloud-aai/proTES' },
       createdAt: this.startedAt,
       updatedAt: this.startedAt,
       environment: 'simulator',
       version: SIM_VERSION,
-      storage: ['file:///sim'],
+      storage: [...this.config.storage],
     };
-    if (latitude !== undefined && longitude !== undefined) info.location = { latitude, longitude };
+    // Absent unless configured: a node that declares nothing differs from one that declares none.
+    if (backendParameters !== undefined) {
+      info.tesResources_backend_parameters = [...backendParameters];
+    }
     return info;
   }
 }
