@@ -7,3 +7,4 @@ export * from './lifecycle/task-events';
 export * from './lifecycle/transition-table';
 export * from './lifecycle/transition';
 export * from './lifecycle/task-lifecycle';
+export * from './lifecycle/lifecycle.module';

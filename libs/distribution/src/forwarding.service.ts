@@ -1,11 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
+  type Actor,
   type ForwardAttempt,
+  GATEWAY_ACTOR,
   type MiddlewareDecision,
+  TaskLifecycle,
   type TaskRecord,
-  TaskStore,
-  updateTask,
-} from '@protes/persistence';
+} from '@protes/core';
 import { type TesResources, type TesTaskRequest, TesNodeError } from '@protes/tes';
 import { performance } from 'node:perf_hooks';
 import {
@@ -22,7 +23,7 @@ import {
   TaskRejectedException,
 } from './middleware/chain.service';
 import type { Caller, NodeCandidate } from './middleware/middleware';
-import { NodeRegistry } from './node-registry';
+import { NodeRegistry, type TesNode } from './node-registry';
 
 /** Tag put on every forwarded task, so an operator can find a remote task's gateway id. */
 export const GATEWAY_ID_TAG = 'protes_id';
@@ -54,7 +55,7 @@ export class ForwardingService {
   private readonly logger = new Logger(ForwardingService.name);
 
   constructor(
-    private readonly store: TaskStore,
+    private readonly lifecycle: TaskLifecycle,
     private readonly registry: NodeRegistry,
     private readonly chain: ChainService,
   ) {}
@@ -141,8 +142,14 @@ export class ForwardingService {
   /**
    * Forwards a stored task along `route`, or (for a task the tracker resubmits or takes over) along
    * a new run of the chain over the nodes not tried yet, in which a refusal can only end the task.
+   * What happened is reported to the task lifecycle, which alone writes the record; `by` is who
+   * forwards (the gateway, or a tracker by its lease owner id).
    */
-  async forward(record: TaskRecord, route?: ChainOutcome): Promise<TaskRecord | undefined> {
+  async forward(
+    record: TaskRecord,
+    route?: ChainOutcome,
+    by: Actor = GATEWAY_ACTOR,
+  ): Promise<TaskRecord | undefined> {
     const tried = new Set(record.attempts.map((a) => a.node));
     try {
       route ??= await this.route(
@@ -155,7 +162,8 @@ export class ForwardingService {
       if (!(error instanceof TaskRejectedException || error instanceof ChainFailedException)) {
         throw error;
       }
-      return this.write(record.id, [], error.decisions, undefined, [error.message]);
+      const outcome = { attempts: [], decisions: error.decisions, reasons: [error.message] };
+      return this.lifecycle.forwardFailed(record.id, outcome, by);
     }
     const task: TesTaskRequest = {
       ...route.task,
@@ -184,55 +192,44 @@ export class ForwardingService {
           ms: 0,
         });
       }
+      let remoteId: string;
       try {
-        const { id } = await node.client.createTask(sent);
-        this.registry.report(name);
-        this.registry.forwarded(name);
-        attempts.push({ node: name, at, remoteId: id });
-        return this.write(record.id, attempts, decisions, sent);
+        ({ id: remoteId } = await node.client.createTask(sent));
       } catch (error) {
         const reason = error instanceof TesNodeError ? error.message : `${name}: ${String(error)}`;
         attempts.push({ node: name, at, error: reason });
         this.registry.report(name, reason);
         this.logger.warn(`task ${record.id}: forwarding failed, ${reason}`);
+        continue;
       }
+      this.registry.report(name);
+      this.registry.forwarded(name);
+      attempts.push({ node: name, at, remoteId });
+      const outcome = { node: name, remoteId, task: sent, attempts, decisions };
+      const stored = await this.lifecycle.forwarded(record.id, outcome, by);
+      if (!stored) await this.withdraw(record.id, node, remoteId);
+      return stored;
     }
     const reasons = attempts.length
       ? attempts.map((a) => `forwarding to ${a.error}`)
       : [noNodeReason(route, this.registry.unavailable())];
-    return this.write(record.id, attempts, decisions, undefined, reasons);
+    return this.lifecycle.forwardFailed(record.id, { attempts, decisions, reasons }, by);
   }
 
   /**
-   * Records the attempts and decisions; with `forwarded`, the node that took the task (the last
-   * attempt), else the end of the task with `reasons`.
+   * The lifecycle refused a node's acceptance (the task ended, or another process placed it
+   * meanwhile): the copy on this node would run untracked, so it is canceled there.
    */
-  private write(
-    id: string,
-    attempts: ForwardAttempt[],
-    decisions: MiddlewareDecision[],
-    forwarded?: TesTaskRequest,
-    reasons: string[] = [],
-  ): Promise<TaskRecord | undefined> {
-    return updateTask(this.store, id, (current) => {
-      const now = new Date().toISOString();
-      const next: TaskRecord = {
-        ...current,
-        attempts: [...current.attempts, ...attempts],
-        decisions: [...(current.decisions ?? []), ...decisions],
-        updatedAt: now,
-      };
-      const accepted = attempts.at(-1);
-      if (forwarded && accepted) {
-        next.node = accepted.node;
-        next.remoteId = accepted.remoteId;
-        next.forwarded = forwarded;
-        // A cancel that came in while forwarding is carried out by the tracker on the node.
-        if (current.cancelRequested) next.state = 'CANCELING';
-        return next;
-      }
-      const state = current.cancelRequested ? 'CANCELED' : 'SYSTEM_ERROR';
-      return { ...next, state, endedAt: now, systemLogs: [...current.systemLogs, ...reasons] };
-    });
+  private async withdraw(id: string, node: TesNode, remoteId: string): Promise<void> {
+    this.logger.warn(
+      `task ${id}: placed elsewhere or ended meanwhile, canceling ${remoteId} on ${node.name}`,
+    );
+    try {
+      await node.client.cancelTask(remoteId);
+    } catch (error) {
+      this.logger.warn(
+        `task ${id}: could not cancel ${remoteId} on ${node.name}: ${String(error)}`,
+      );
+    }
   }
 }

@@ -12,7 +12,15 @@ import {
   NodeRegistry,
   type TesNode,
 } from '@protes/distribution';
-import { type TaskRecord, TaskStore, updateTask } from '@protes/persistence';
+import {
+  type Actor,
+  isLostState,
+  needsForwarding,
+  type LossReport,
+  TaskLifecycle,
+  type TaskRecord,
+  TaskStore,
+} from '@protes/core';
 import { isTerminal, MAX_PAGE_SIZE, type TesState, type TesTask, TesNodeError } from '@protes/tes';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -40,9 +48,6 @@ async function eachLimited<T>(
 /** HTTP statuses by which a node says it does not serve ListTasks. */
 const NO_LIST = new Set([404, 405, 501]);
 
-/** States in which a node has lost a task that another node may still run. */
-const LOST: ReadonlySet<TesState> = new Set<TesState>(['PREEMPTED', 'SYSTEM_ERROR']);
-
 /**
  * Follows forwarded tasks on their nodes until they end, writing state and logs to the store.
  *
@@ -60,6 +65,8 @@ const LOST: ReadonlySet<TesState> = new Set<TesState>(['PREEMPTED', 'SYSTEM_ERRO
 export class TrackerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   /** This process's name in leases. */
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  /** This tracker in the tasks' history. */
+  private readonly actor: Actor = { kind: 'tracker', id: this.owner };
   private readonly logger = new Logger(TrackerService.name);
   private readonly tracker: ProtesConfig['tracker'];
   /** A task with no node yet is being forwarded by a gateway until this much time has passed. */
@@ -76,6 +83,7 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
 
   constructor(
     private readonly store: TaskStore,
+    private readonly lifecycle: TaskLifecycle,
     private readonly registry: NodeRegistry,
     private readonly forwarding: ForwardingService,
     private readonly events: TaskEventBus,
@@ -159,8 +167,10 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   private async followNode(name: string, records: TaskRecord[]): Promise<void> {
     const node = this.registry.get(name);
     if (!node) {
-      for (const record of records) {
-        await this.finish(record.id, 'SYSTEM_ERROR', `node ${name} is no longer configured`);
+      for (const { id, remoteId = '' } of records) {
+        const reason = `node ${name} is no longer configured`;
+        await this.lifecycle.abandon(id, { node: name, remoteId, reason }, this.actor);
+        await this.store.release(this.owner, [id]);
       }
       return;
     }
@@ -240,21 +250,15 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       await this.apply(record, await node.client.getTask(remoteId, 'FULL'), node);
       return true;
     } catch (error) {
-      if (error instanceof TesNodeError && error.kind === 'not-found' && record.cancelRequested) {
-        await this.finish(
-          record.id,
-          'CANCELED',
-          `node ${node.name} no longer knows task ${remoteId}`,
-        );
-        return true;
-      }
       if (error instanceof TesNodeError && error.kind === 'not-found') {
-        await this.lost(
-          record,
-          node,
-          'SYSTEM_ERROR',
-          `node ${node.name} no longer knows task ${remoteId}`,
-        );
+        const reason = `node ${node.name} no longer knows task ${remoteId}`;
+        if (record.cancelRequested) {
+          const confirmation = { node: node.name, remoteId, reason };
+          await this.lifecycle.confirmCancel(record.id, confirmation, this.actor);
+          await this.store.release(this.owner, [record.id]);
+        } else {
+          await this.lost(record.id, { node: node.name, remoteId, lostAs: 'SYSTEM_ERROR', reason });
+        }
         return true;
       }
       this.registry.report(node.name, (error as Error).message);
@@ -267,112 +271,52 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     // grace period, the second is certain and the tracker takes over.
     if (Date.now() - Date.parse(record.createdAt) < this.forwardingGraceMs) return;
     if (record.cancelRequested) {
-      await this.finish(record.id, 'CANCELED', 'canceled before it was forwarded to a node');
+      const reason = 'canceled before it was forwarded to a node';
+      await this.lifecycle.confirmCancel(record.id, { reason }, this.actor);
+      await this.store.release(this.owner, [record.id]);
       return;
     }
     this.logger.log(`task ${record.id} was stored but never forwarded: forwarding it now`);
-    await this.forwarding.forward(record);
+    await this.forwarding.forward(record, undefined, this.actor);
   }
 
-  /** Stores what the node says of the task; a lost task goes to another node. */
+  /** Reports what the node says of the task; a lost task goes to another node. */
   private async apply(record: TaskRecord, remote: TesTask, node: TesNode): Promise<void> {
-    if (LOST.has(remote.state) && !record.cancelRequested) {
+    const remoteId = record.remoteId ?? '';
+    if (isLostState(remote.state) && !record.cancelRequested) {
       const reason =
         remote.logs?.flatMap((l) => l.system_logs ?? []).join('; ') || 'no reason given';
-      await this.lost(record, node, remote.state, reason);
+      await this.lost(record.id, { node: node.name, remoteId, lostAs: remote.state, reason });
       return;
     }
-    const stored = await updateTask(this.store, record.id, (current) => {
-      if (isTerminal(current.state) || current.remoteId !== record.remoteId) return undefined;
-      const now = new Date().toISOString();
-      const next: TaskRecord = { ...current, remoteLogs: remote.logs ?? [], updatedAt: now };
-      // Until the node confirms a cancel, the client keeps seeing CANCELING.
-      next.state =
-        current.cancelRequested && !isTerminal(remote.state)
-          ? 'CANCELING'
-          : this.shown(remote.state);
-      if (isTerminal(next.state)) {
-        next.endedAt = now;
-        next.cancelRequested = false;
-      }
-      return next;
-    });
-    if (stored && isTerminal(stored.state)) await this.store.release(this.owner, [record.id]);
+    const observation = {
+      node: node.name,
+      remoteId,
+      state: remote.state,
+      logs: remote.logs ?? [],
+      exposePreempted: this.tracker.exposePreempted,
+    };
+    const stored = await this.lifecycle.observed(record.id, observation, this.actor);
+    if (!stored || isTerminal(stored.state)) await this.store.release(this.owner, [record.id]);
   }
 
   /**
-   * The node ended the task without running it (PREEMPTED, SYSTEM_ERROR) or forgot it. The attempt
-   * is recorded with its reason; the task then goes to another node while resubmissions remain,
-   * else it ends in the node's state (PREEMPTED shown as SYSTEM_ERROR unless configured).
+   * The node ended the task without running it (PREEMPTED, SYSTEM_ERROR) or forgot it. The
+   * lifecycle records the attempt with its reason and either queues the task again (then it is
+   * forwarded to a node it has not been on) or ends it in the node's state.
    */
-  private async lost(
-    record: TaskRecord,
-    node: TesNode,
-    state: TesState,
-    reason: string,
-  ): Promise<void> {
-    let resubmit = false;
-    const updated = await updateTask(this.store, record.id, (current) => {
-      if (isTerminal(current.state) || current.remoteId !== record.remoteId) return undefined;
-      const now = new Date().toISOString();
-      const attempts = current.attempts.map((a) =>
-        a.remoteId === current.remoteId && a.node === current.node
-          ? { ...a, lostAs: state, error: reason }
-          : a,
-      );
-      const lostSoFar = attempts.filter((a) => a.lostAs).length;
-      const note = `attempt on node ${node.name} (task ${current.remoteId}) ended ${state}: ${reason}`;
-      const untried = this.registry.all().some((n) => !attempts.some((a) => a.node === n.name));
-      resubmit = untried && lostSoFar <= this.tracker.maxResubmissions && !current.cancelRequested;
-      if (resubmit) {
-        return {
-          ...current,
-          attempts,
-          state: 'QUEUED',
-          node: undefined,
-          remoteId: undefined,
-          remoteLogs: [],
-          systemLogs: [...current.systemLogs, `${note}; resubmitting to another node`],
-          updatedAt: now,
-        };
-      }
-      return {
-        ...current,
-        attempts,
-        state: this.shown(state),
-        systemLogs: [...current.systemLogs, note],
-        updatedAt: now,
-        endedAt: now,
-        cancelRequested: false,
-      };
-    });
-    if (!updated) return;
-    if (resubmit) {
-      this.logger.warn(`task ${record.id} lost on ${node.name} (${state}): resubmitting`);
-      const forwarded = await this.forwarding.forward(updated);
+  private async lost(id: string, loss: LossReport): Promise<void> {
+    const policy = {
+      nodes: this.registry.all().map((n) => n.name),
+      maxResubmissions: this.tracker.maxResubmissions,
+      exposePreempted: this.tracker.exposePreempted,
+    };
+    const stored = await this.lifecycle.lost(id, loss, policy, this.actor);
+    if (stored && needsForwarding(stored)) {
+      this.logger.warn(`task ${id} lost on ${loss.node} (${loss.lostAs}): resubmitting`);
+      const forwarded = await this.forwarding.forward(stored, undefined, this.actor);
       if (forwarded && !isTerminal(forwarded.state)) return;
     }
-    await this.store.release(this.owner, [record.id]);
-  }
-
-  /** No TES client knows PREEMPTED (Nextflow and cwl-tes would wait for ever). */
-  private shown(state: TesState): TesState {
-    return state === 'PREEMPTED' && !this.tracker.exposePreempted ? 'SYSTEM_ERROR' : state;
-  }
-
-  private async finish(id: string, state: TesState, reason: string): Promise<void> {
-    await updateTask(this.store, id, (current) => {
-      if (isTerminal(current.state)) return undefined;
-      const now = new Date().toISOString();
-      return {
-        ...current,
-        state,
-        cancelRequested: false,
-        systemLogs: [...current.systemLogs, reason],
-        updatedAt: now,
-        endedAt: now,
-      };
-    });
     await this.store.release(this.owner, [id]);
   }
 

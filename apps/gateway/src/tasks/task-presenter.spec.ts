@@ -159,6 +159,29 @@ describe('toTesTask', () => {
     expectValid(task);
   });
 
+  it('shows the lifecycle history, in order, as JSON in the last log entry', () => {
+    const history = [
+      {
+        event: 'accepted' as const,
+        to: 'QUEUED' as const,
+        at: 'a',
+        by: { kind: 'gateway' as const },
+      },
+      {
+        event: 'forwarded' as const,
+        from: 'QUEUED' as const,
+        to: 'QUEUED' as const,
+        at: 'b',
+        by: { kind: 'tracker' as const, id: 't1' },
+        node: 'alpha',
+      },
+    ];
+    const task = toTesTask(record({ history, remoteLogs: nodeLogs() }));
+    expect(task.logs?.[0].metadata?.protes_history).toBeUndefined();
+    expect(JSON.parse(task.logs?.[1].metadata?.protes_history ?? '[]')).toEqual(history);
+    expectValid(task);
+  });
+
   it('gives a freshly stored task no log entries', () => {
     const task = toTesTask(record());
     expect(task.logs).toEqual([]);

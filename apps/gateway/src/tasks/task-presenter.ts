@@ -1,10 +1,10 @@
-import type { TaskRecord } from '@protes/persistence';
+import type { TaskRecord } from '@protes/core';
 import type { TesTask, TesTaskLog } from '@protes/tes';
 
 /**
  * The FULL TES task of a record, with the gateway's id. The node's own task logs come first and
  * unchanged (clients read the exit code from logs[0].logs[0]); the gateway adds where the task runs
- * (node, remote id, the middleware chain's decisions) to their metadata and its own notes to their
+ * (node, remote id, the middleware chain's decisions, the lifecycle's history) to their metadata and its own notes to their
  * system logs.
  */
 export function toTesTask(record: TaskRecord): TesTask {
@@ -20,6 +20,8 @@ export function toTesTask(record: TaskRecord): TesTask {
   }
   // Metadata values are strings: the decisions go as compact JSON.
   if (record.decisions?.length) metadata.protes_decisions = JSON.stringify(record.decisions);
+  // What happened to the task, in order: each lifecycle event with its time, actor and node.
+  if (record.history?.length) metadata.protes_history = JSON.stringify(record.history);
   // Nodes that omit empty lists (as protobuf-based servers do) still give valid TES here.
   const logs: TesTaskLog[] = record.remoteLogs.map((log) => ({
     ...log,

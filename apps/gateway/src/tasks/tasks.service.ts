@@ -1,14 +1,13 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
-import { type Caller, ForwardingService } from '@protes/distribution';
 import {
   InvalidPageTokenError,
   newTaskRecord,
+  TaskLifecycle,
   type TaskRecord,
   TaskStore,
-  updateTask,
-} from '@protes/persistence';
+} from '@protes/core';
+import { type Caller, ForwardingService } from '@protes/distribution';
 import {
-  isTerminal,
   type ListQuery,
   type TesListTasksResponse,
   type TesTask,
@@ -30,6 +29,7 @@ export const ANONYMOUS = 'anonymous';
 export class TasksService {
   constructor(
     private readonly store: TaskStore,
+    private readonly lifecycle: TaskLifecycle,
     private readonly forwarding: ForwardingService,
     private readonly events: TaskEventBus,
   ) {}
@@ -47,8 +47,7 @@ export class TasksService {
   ): Promise<string> {
     const id = newId().toLowerCase();
     const route = await this.forwarding.route(id, task, { subject: owner, headers });
-    const record = newTaskRecord(id, owner, task);
-    await this.store.create(record);
+    const record = await this.lifecycle.accept(newTaskRecord(id, owner, task));
     const forwarded = await this.forwarding.forward(record, route);
     if (forwarded?.node) this.events.publish({ type: 'forwarded', taskId: record.id });
     return record.id;
@@ -79,15 +78,7 @@ export class TasksService {
    */
   async cancel(id: string, owner = ANONYMOUS): Promise<void> {
     await this.find(id, owner);
-    const updated = await updateTask(this.store, id, (current) => {
-      if (isTerminal(current.state) || current.cancelRequested) return undefined;
-      return {
-        ...current,
-        state: 'CANCELING',
-        cancelRequested: true,
-        updatedAt: new Date().toISOString(),
-      };
-    });
+    const updated = await this.lifecycle.requestCancel(id);
     if (updated?.cancelRequested) this.events.publish({ type: 'cancel-requested', taskId: id });
   }
 
