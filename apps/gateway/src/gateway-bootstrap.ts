@@ -1,30 +1,17 @@
-import { ConsoleLogger, type LogLevel } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { LogLevel } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type ProtesConfig } from '@protes/config';
-import { installProtocol, protocolOptions } from './common/http-protocol';
+import { createHttpApp, listen, processLogger } from '@protes/server';
 import { GatewayModule } from './gateway.module';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
 /** Builds the gateway (not yet listening) from a configuration, for main.ts and for tests. */
-export async function createGateway(
+export function createGateway(
   config: ProtesConfig = loadConfig(),
 ): Promise<NestFastifyApplication> {
-  const logger = new ConsoleLogger('proTES', {
-    json: config.log.json,
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.log.level as LogLevel) + 1),
+  return createHttpApp(GatewayModule.forRoot(config), {
+    logger: processLogger('proTES', { json: config.log.json, level: config.log.level as LogLevel }),
+    bodyLimit: config.server.bodyLimitBytes,
   });
-  const adapter = new FastifyAdapter(protocolOptions(config.server.bodyLimitBytes));
-  // Before Nest registers its routes and parsers: the gateway's own body parser and 405 handling.
-  installProtocol(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(
-    GatewayModule.forRoot(config),
-    adapter,
-    { logger, bodyParser: false },
-  );
-  app.enableShutdownHooks();
-  return app;
 }
 
 /** Starts the gateway and resolves with the URL it listens on. */
@@ -32,8 +19,6 @@ export async function startGateway(
   config: ProtesConfig = loadConfig(),
 ): Promise<{ app: NestFastifyApplication; url: string }> {
   const app = await createGateway(config);
-  await app.listen(config.server.port, config.server.host);
-  const address = app.getHttpServer().address();
-  const port = typeof address === 'object' && address ? address.port : config.server.port;
-  return { app, url: `http://${config.server.host}:${port}` };
+  const { url } = await listen(app, config.server.host, config.server.port);
+  return { app, url };
 }

@@ -79,6 +79,7 @@ beforeAll(() => {
   compile('apps/tes-sim/src');
   // Only the libs the simulator imports: others may be mid-edit.
   compile('libs/tes/src');
+  compile('libs/server/src');
 });
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 

@@ -1,9 +1,6 @@
-import { LOG_LEVELS, type LogLevel } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { RawServerDefault } from 'fastify';
-import type { AddressInfo } from 'node:net';
-import { resolveSimConfig, type SimConfig, type SimLogLevel, type SimOptions } from './sim-config';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createHttpApp, listen, logLevelsFrom } from '@protes/server';
+import { resolveSimConfig, type SimConfig, type SimOptions } from './sim-config';
 import { SimOutageService } from './sim-outage.service';
 import { SimModule } from './sim.module';
 
@@ -26,14 +23,6 @@ export interface StartOptions {
   shutdownHooks?: boolean;
 }
 
-/** Nest's levels from the given one up; `silent` turns the logger off. */
-export function nestLogLevels(level: SimLogLevel): LogLevel[] | false {
-  if (level === 'silent') return false;
-  return LOG_LEVELS.slice(LOG_LEVELS.indexOf(level));
-}
-
-const hostForUrl = (host: string): string => (host.includes(':') ? `[${host}]` : host);
-
 /**
  * Starts a simulated TES node in this process and resolves once its port is bound. Used by the CLI
  * and by tests alike. Options are checked as the flags are; a bad one throws a SimConfigError.
@@ -43,27 +32,23 @@ export async function startSimulator(
   start: StartOptions = {},
 ): Promise<SimulatorHandle> {
   const config = resolveSimConfig(options);
-  const app = await NestFactory.create<NestFastifyApplication>(
-    SimModule.forRoot(config),
-    new FastifyAdapter({ logger: false }),
-    { logger: nestLogLevels(config.logLevel), abortOnError: false },
-  );
-  if (start.shutdownHooks) app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
-  acceptEmptyJsonBodies(app);
+  const app = await createHttpApp(SimModule.forRoot(config), {
+    logger: logLevelsFrom(config.logLevel),
+    shutdownSignals: start.shutdownHooks ? ['SIGTERM', 'SIGINT'] : false,
+  });
 
   const outage = app.get(SimOutageService);
-  let port: number;
+  let bound: { url: string; port: number };
   try {
     outage.error(config.errorMs);
-    await app.listen(config.port, config.host);
-    ({ port } = app.getHttpServer().address() as AddressInfo);
+    bound = await listen(app, config.host, config.port);
     outage.refuse(config.refuseMs);
   } catch (error) {
     await app.close();
     throw error;
   }
 
-  const url = `http://${hostForUrl(config.host)}:${port}`;
+  const { url, port } = bound;
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -75,21 +60,6 @@ export async function startSimulator(
     ready: outage.whenAccepting(),
     close: () => (closing ??= app.close()),
   };
-}
-
-/**
- * Clients differ on cancel: some post no body, some an empty one labelled application/json, which
- * Fastify refuses by default. TES servers accept both, so the simulator does too; anything else
- * goes to Fastify's own JSON parser, prototype-poisoning checks included.
- */
-function acceptEmptyJsonBodies(app: NestFastifyApplication): void {
-  const fastify = app.getHttpAdapter().getInstance();
-  const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  app.useBodyParser<RawServerDefault>('application/json', {}, (request, body, done) => {
-    if (body.length === 0) done(null, undefined);
-    // Fastify's default parser is synchronous: it answers through `done`.
-    else void parseJson(request, body.toString('utf8'), done);
-  });
 }
 
 /** The line the CLI prints once the node accepts connections; tests and the demo parse it. */

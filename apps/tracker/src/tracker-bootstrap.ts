@@ -1,13 +1,11 @@
-import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Logger, type LogLevel } from '@nestjs/common';
 import type { CustomStrategy } from '@nestjs/microservices';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, envNameOf, loadConfig, type ProtesConfig } from '@protes/config';
+import { createHttpApp, listen, processLogger } from '@protes/server';
 import { TrackerService } from '@protes/tracking';
 import { TaskEventServer } from './task-event.server';
 import { TrackerAppModule } from './tracker-app.module';
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 /**
  * Builds the tracker (not yet started) from a configuration, for main.ts and for tests. It serves
@@ -22,16 +20,12 @@ export async function createTracker(
         'with the in-process bus the gateway runs the tracker itself',
     );
   }
-  const logger = new ConsoleLogger('proTES tracker', {
-    json: config.log.json,
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.log.level as LogLevel) + 1),
+  const app = await createHttpApp(TrackerAppModule.forRoot(config), {
+    logger: processLogger('proTES tracker', {
+      json: config.log.json,
+      level: config.log.level as LogLevel,
+    }),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(
-    TrackerAppModule.forRoot(config),
-    new FastifyAdapter(),
-    { logger },
-  );
-  app.enableShutdownHooks();
   app.connectMicroservice<CustomStrategy>({ strategy: app.get(TaskEventServer) });
   return app;
 }
@@ -51,17 +45,15 @@ export interface StartedTracker {
  */
 export async function startTracker(config: ProtesConfig = loadConfig()): Promise<StartedTracker> {
   const app = await createTracker(config);
-  await app.listen(config.server.port, config.server.host);
+  const { url } = await listen(app, config.server.host, config.server.port);
   app.startAllMicroservices().catch((error: unknown) => {
     // With unlimited connection attempts (the default) this does not happen; if it does, the
     // tracker still works from the store and /health reports the bus down.
     new Logger('TaskEventServer').error(`the task-event consumer stopped: ${String(error)}`);
   });
-  const address = app.getHttpServer().address();
-  const port = typeof address === 'object' && address ? address.port : config.server.port;
   return {
     app,
-    url: `http://${config.server.host}:${port}`,
+    url,
     owner: app.get(TrackerService).owner,
   };
 }

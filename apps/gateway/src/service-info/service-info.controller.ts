@@ -1,4 +1,4 @@
-import { TES_BASE_PATHS } from '../common/http-protocol';
+import { TES_BASE_PATHS } from '../common/tes-base-paths';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { protesConfig, type ProtesConfig } from '@protes/config';
 import { NodeRegistry } from '@protes/distribution';

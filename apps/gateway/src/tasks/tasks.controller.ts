@@ -1,61 +1,37 @@
-import { TES_BASE_PATHS } from '../common/http-protocol';
-import {
-  Body,
-  Controller,
-  Get,
-  Headers,
-  HttpCode,
-  Inject,
-  Param,
-  Post,
-  Query,
-} from '@nestjs/common';
-import { protesConfig, type ProtesConfig } from '@protes/config';
-import {
-  createTaskValidator,
-  type TesCreateTaskResponse,
-  type TesListTasksResponse,
-  type TesTask,
-  type TesTaskRequest,
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
+import type {
+  ListQuery,
+  TesCreateTaskResponse,
+  TesListTasksResponse,
+  TesTask,
+  TesTaskRequest,
+  TesView,
 } from '@protes/tes';
-import { InvalidRequestException } from '../common/tes-exception.filter';
-import { parseListQuery, parseView } from './list-query';
+import { TES_BASE_PATHS } from '../common/tes-base-paths';
+import { listQueryPipe, TaskRequestPipe, viewPipe } from './request-pipes';
 import { TasksService } from './tasks.service';
-
-type RawQuery = Record<string, string | string[] | undefined>;
 
 @Controller(TES_BASE_PATHS)
 export class TasksController {
-  private readonly validate: (body: unknown) => ReturnType<ReturnType<typeof createTaskValidator>>;
-
-  constructor(
-    private readonly tasks: TasksService,
-    @Inject(protesConfig.KEY) config: ProtesConfig,
-  ) {
-    this.validate = createTaskValidator({ maxContentBytes: config.tasks.maxContentBytes });
-  }
+  constructor(private readonly tasks: TasksService) {}
 
   @Post('tasks')
   @HttpCode(200)
   async create(
-    @Body() body: unknown,
+    @Body(TaskRequestPipe) task: TesTaskRequest,
     @Headers() headers: Record<string, string | string[] | undefined>,
   ): Promise<TesCreateTaskResponse> {
-    const result = this.validate(body);
-    if (!result.ok) throw new InvalidRequestException(result.errors);
-    return {
-      id: await this.tasks.create(result.value satisfies TesTaskRequest, undefined, headers),
-    };
+    return { id: await this.tasks.create(task, undefined, headers) };
   }
 
   @Get('tasks')
-  list(@Query() query: RawQuery): Promise<TesListTasksResponse> {
-    return this.tasks.list(parseListQuery(query));
+  list(@Query(listQueryPipe) query: ListQuery): Promise<TesListTasksResponse> {
+    return this.tasks.list(query);
   }
 
   @Get('tasks/:id')
-  get(@Param('id') id: string, @Query() query: RawQuery): Promise<TesTask> {
-    return this.tasks.get(id, parseView(query));
+  get(@Param('id') id: string, @Query(viewPipe) view: TesView): Promise<TesTask> {
+    return this.tasks.get(id, view);
   }
 
   // Fastify reads `::` as a literal colon: this is POST /tasks/{id}:cancel.

@@ -1,9 +1,11 @@
 import { HttpStatus } from '@nestjs/common';
 import type { FieldError } from '@protes/tes';
 import { InvalidRequestException } from '../common/tes-exception.filter';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parseListQuery, parseView } from './list-query';
+import type { RawQuery } from '@protes/tes';
+import { DEFAULT_PAGE_SIZE, listQueryPipe, MAX_PAGE_SIZE, viewPipe } from './request-pipes';
 
-type RawQuery = Parameters<typeof parseListQuery>[0];
+const parseListQuery = (query: RawQuery) => listQueryPipe.transform(query);
+const parseView = (query: RawQuery) => viewPipe.transform(query);
 
 /** The field errors of the 400 a query gives (failing the test if it gives none). */
 function refused(query: RawQuery, parse: (q: RawQuery) => unknown = parseListQuery): FieldError[] {

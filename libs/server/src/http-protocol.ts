@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
- * How the gateway speaks HTTP to the clients that exist, rather than to an ideal one (see
+ * How proTES processes speak HTTP to the clients that exist, rather than to an ideal one (see
  * shared/CLIENTS.md): py-tes and generated OpenAPI clients send `Content-Type: application/json`
  * on every request, also on the bodyless `POST /tasks/{id}:cancel`; curl users forget the header;
  * clients add a trailing slash to the base path. Every refusal, also those Fastify or Node make
@@ -117,10 +117,3 @@ export function installProtocol(instance: FastifyInstance): void {
       );
   });
 }
-
-/**
- * Where the TES API is served: the TES 1.1 base path, and `/v1`, where TES servers before 1.1
- * (and Funnel still) serve it. Funnel's CLI keeps only the host of its `--server` and calls
- * `/v1/tasks`; py-tes probes `/ga4gh/tes/v1`, then `/v1`.
- */
-export const TES_BASE_PATHS = ['ga4gh/tes/v1', 'v1'];

@@ -1,0 +1,71 @@
+import {
+  ConsoleLogger,
+  type DynamicModule,
+  LOG_LEVELS,
+  type LoggerService,
+  type LogLevel,
+} from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { AddressInfo } from 'node:net';
+import { installProtocol, protocolOptions } from './http-protocol';
+
+/** Nest's levels from `level` up to the most severe; `silent` turns logging off. */
+export function logLevelsFrom(level: LogLevel | 'silent'): LogLevel[] | false {
+  if (level === 'silent') return false;
+  return LOG_LEVELS.slice(LOG_LEVELS.indexOf(level));
+}
+
+/** The logger of a proTES process: Nest's console logger, JSON lines unless told otherwise. */
+export function processLogger(
+  name: string,
+  { json, level }: { json: boolean; level: LogLevel | 'silent' },
+): LoggerService | false {
+  const logLevels = logLevelsFrom(level);
+  return logLevels && new ConsoleLogger(name, { json, logLevels });
+}
+
+export interface HttpAppOptions {
+  /** A logger, the levels for Nest's default one, or false for none. */
+  logger: LoggerService | LogLevel[] | false;
+  /** Largest request body accepted, in bytes (413 beyond). Fastify's default (1 MiB) if absent. */
+  bodyLimit?: number;
+  /** Close the application on these signals (a CLI wants this; a test does not). */
+  shutdownSignals?: string[] | boolean;
+}
+
+/**
+ * A Nest application on Fastify that speaks HTTP as every proTES process does (http-protocol.ts:
+ * bodies read as JSON whatever their content type, 405 with Allow, JSON refusals), not yet
+ * listening. The gateway, the tracker and the simulator are all built by it.
+ */
+export async function createHttpApp(
+  module: DynamicModule,
+  { logger, bodyLimit = 1024 * 1024, shutdownSignals = true }: HttpAppOptions,
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter(protocolOptions(bodyLimit));
+  // Before Nest registers its routes and parsers.
+  installProtocol(adapter.getInstance());
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+    logger,
+    bodyParser: false,
+    abortOnError: false,
+  });
+  if (shutdownSignals === true) app.enableShutdownHooks();
+  else if (Array.isArray(shutdownSignals)) app.enableShutdownHooks(shutdownSignals);
+  return app;
+}
+
+/** `host` as it goes in a URL: IPv6 addresses in brackets. */
+export const hostForUrl = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
+/** Listens on `host`:`port` (0: a free port) and resolves with the base URL and the bound port. */
+export async function listen(
+  app: NestFastifyApplication,
+  host: string,
+  port: number,
+): Promise<{ url: string; port: number }> {
+  await app.listen(port, host);
+  const bound = (app.getHttpServer().address() as AddressInfo).port;
+  return { url: `http://${hostForUrl(host)}:${bound}`, port: bound };
+}
