@@ -17,6 +17,13 @@ export interface BreakerOptions {
  * Outcomes of calls that did not ask (the tracker following tasks already on the node) count too:
  * a success is proof the node works and closes the breaker whatever its state, a failure while
  * open starts the cool-down again.
+ *
+ * Why not cockatiel's CircuitBreakerPolicy: it counts only the calls it wraps (`execute`), while
+ * this breaker is fed by three callers that never share a call — the prober, forwarding, and the
+ * tracker's polls, whose outcomes arrive as reports — and the chain must ask "may this node take a
+ * task now?" without making a call (`admits`, `tryAcquire`). Wrapping each caller in a policy would
+ * give three breakers per node that disagree; reporting outcomes into cockatiel is not part of its
+ * API. The state machine here is small and tested on its own (circuit-breaker.spec.ts).
  */
 export class CircuitBreaker {
   private failures = 0;

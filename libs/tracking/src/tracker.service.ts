@@ -115,6 +115,12 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     else for (const name of this.nodeSchedule.keys()) this.nodeSchedule.set(name, fast);
   }
 
+  /**
+   * The next round starts a pause after the previous one ended, never on a fixed clock: a round
+   * that outlasts its interval (a slow node, a large claim) must not overlap the next. That is why
+   * this is a chained timeout and not @nestjs/schedule's @Interval, which fires on a fixed period;
+   * per-node pacing (backOff) lives in nodeSchedule, which no scheduler library models.
+   */
   private scheduleRound(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
