@@ -27,7 +27,7 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [
         ProtesConfigModule.forRoot(config),
-        PersistenceModule.fromConfig(),
+        PersistenceModule.fromConfig(config.store),
         DistributionModule,
         MiddlewarePluginsModule.forRoot(config.middleware.modules),
         TrackingModule.forRoot({ runTracker: config.bus.driver === 'in-process' }),

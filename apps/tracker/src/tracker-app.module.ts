@@ -16,7 +16,7 @@ export class TrackerAppModule {
       module: TrackerAppModule,
       imports: [
         ProtesConfigModule.forRoot(config),
-        PersistenceModule.fromConfig(),
+        PersistenceModule.fromConfig(config.store),
         // Resubmissions run the middleware chain, which may name custom middlewares.
         MiddlewarePluginsModule.forRoot(config.middleware.modules),
         TrackingModule.forRoot({ runTracker: true }),

@@ -1,40 +1,33 @@
-import { type ConnectOptions, type Connection, createConnection, mongo } from 'mongoose';
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { type Model, mongo } from 'mongoose';
 import {
   CHAIN_SETTINGS_KEY,
   ChainSettingsConflictError,
   ChainSettingsStore,
   type StoredChain,
 } from './chain-settings-store';
-
-interface SettingsDocument {
-  _id: string;
-  version: number;
-  updatedAt: string;
-  /** JSON: settings may hold keys MongoDB does not allow in field names ('$…', '.'). */
-  value: string;
-}
+import { CHAIN_SETTINGS_MODEL, type SettingsDocument } from './chain-settings.schema';
+import { PROTES_CONNECTION } from './mongo-connection';
 
 const DUPLICATE_KEY = 11000;
 
 /**
- * ChainSettingsStore in a `settings` collection, over a connection of its own. A save is one
- * insert (first save) or one update conditional on the version, both atomic on one document.
+ * ChainSettingsStore in the `settings` collection, through the model MongooseModule registers on
+ * the store's connection. A save is one insert (first save) or one update conditional on the
+ * version, both atomic on one document.
  */
+@Injectable()
 export class MongoChainSettingsStore extends ChainSettingsStore {
-  private readonly settings;
-
-  /** The store takes the connection over: close() closes it. */
-  constructor(private readonly connection: Connection) {
+  constructor(
+    @InjectModel(CHAIN_SETTINGS_MODEL, PROTES_CONNECTION)
+    private readonly settings: Model<SettingsDocument>,
+  ) {
     super();
-    this.settings = connection.collection<SettingsDocument>('settings');
-  }
-
-  static async connect(url: string, options?: ConnectOptions): Promise<MongoChainSettingsStore> {
-    return new MongoChainSettingsStore(await createConnection(url, options).asPromise());
   }
 
   async get(): Promise<StoredChain | undefined> {
-    const doc = await this.settings.findOne({ _id: { $eq: CHAIN_SETTINGS_KEY } });
+    const doc = await this.settings.findOne({ _id: { $eq: CHAIN_SETTINGS_KEY } }).lean();
     return doc
       ? { chain: JSON.parse(doc.value) as unknown, version: doc.version, updatedAt: doc.updatedAt }
       : undefined;
@@ -49,7 +42,7 @@ export class MongoChainSettingsStore extends ChainSettingsStore {
     };
     if (expectedVersion === 0) {
       try {
-        await this.settings.insertOne({ _id: CHAIN_SETTINGS_KEY, ...fields });
+        await this.settings.create({ _id: CHAIN_SETTINGS_KEY, ...fields });
       } catch (error) {
         if (error instanceof mongo.MongoServerError && error.code === DUPLICATE_KEY) {
           throw new ChainSettingsConflictError();
@@ -70,7 +63,11 @@ export class MongoChainSettingsStore extends ChainSettingsStore {
     await this.settings.deleteOne({ _id: { $eq: CHAIN_SETTINGS_KEY } });
   }
 
-  async close(): Promise<void> {
-    await this.connection.close();
+  /**
+   * Nothing to close: the connection is MongooseModule's, which closes it at application shutdown,
+   * once every hook that may still write has run.
+   */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }

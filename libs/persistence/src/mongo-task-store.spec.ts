@@ -1,14 +1,10 @@
+import { Test, type TestingModule } from '@nestjs/testing';
 import { createConnection } from 'mongoose';
 import { TERMINAL_STATES } from '@protes/tes';
-import {
-  claimableFilter,
-  fromDocument,
-  MongoTaskStore,
-  taskFilter,
-  toDocument,
-} from './mongo-task-store';
+import { claimableFilter, fromDocument, taskFilter, toDocument } from './mongo-task-store';
+import { PersistenceModule } from './persistence.module';
 import { describeTaskStoreContract, newRecord } from './task-store.contract';
-import { InvalidPageTokenError } from './task-store';
+import { InvalidPageTokenError, TaskStore } from './task-store';
 import { TASK_MODEL, taskSchema, type TaskDocument } from './task.schema';
 
 // MongoDB cannot run on the development machines; docker compose provides one and sets MONGO_URL.
@@ -17,6 +13,12 @@ const url = process.env.MONGO_URL;
 if (url) {
   const run = `protes_contract_${process.pid}_${Date.now()}`;
   const databases: string[] = [];
+  const apps: TestingModule[] = [];
+
+  // The stores' close() leaves the connection to MongooseModule; closing the modules closes it.
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
 
   afterAll(async () => {
     const connection = await createConnection(url).asPromise();
@@ -24,11 +26,21 @@ if (url) {
     await connection.close();
   });
 
+  /** The store as an application gets it, from PersistenceModule, over a connection of its own. */
+  const open = async (dbName: string): Promise<TaskStore> => {
+    const app = await Test.createTestingModule({
+      imports: [PersistenceModule.forRoot({ driver: 'mongo', url, dbName })],
+    }).compile();
+    apps.push(app);
+    await app.init();
+    return app.get(TaskStore);
+  };
+
   describeTaskStoreContract('MongoTaskStore', async () => {
     // A database per test, so that every test starts from an empty store.
     const dbName = `${run}_${databases.length}`;
     databases.push(dbName);
-    const connect = () => MongoTaskStore.connect(url, { dbName });
+    const connect = () => open(dbName);
     return { store: await connect(), reopen: connect };
   });
 } else {

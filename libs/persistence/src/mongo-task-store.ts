@@ -1,11 +1,6 @@
-import {
-  createConnection,
-  mongo,
-  type ConnectOptions,
-  type Connection,
-  type Model,
-  type QueryFilter,
-} from 'mongoose';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { mongo, type Model, type QueryFilter } from 'mongoose';
 import { TERMINAL_STATES } from '@protes/tes';
 import type { TaskLease, TaskPage, TaskQuery, TaskRecord } from './task-record';
 import { StaleVersionError, TaskExistsError, TaskNotFoundError, TaskStore } from './task-store';
@@ -21,7 +16,8 @@ import {
   toPage,
   uniqueIds,
 } from './store-rules';
-import { TASK_MODEL, taskSchema, type LeaseDocument, type TaskDocument } from './task.schema';
+import { PROTES_CONNECTION } from './mongo-connection';
+import { TASK_MODEL, type LeaseDocument, type TaskDocument } from './task.schema';
 
 const DUPLICATE_KEY = 11000;
 
@@ -112,26 +108,24 @@ export function claimableFilter(owner: string, now: Date): QueryFilter<TaskDocum
  * Leases rely on MongoDB's single-document atomicity: each task is claimed by a findOneAndUpdate
  * whose filter requires the lease to be claimable, so of two trackers racing for a task the server
  * lets only one update match, and the other moves on.
+ *
+ * The model is the one MongooseModule registers on the store's connection (PersistenceModule's
+ * Mongo branch); the store opens no connection of its own.
  */
-export class MongoTaskStore extends TaskStore {
-  private readonly tasks: Model<TaskDocument>;
-
-  /** The store takes the connection over: close() closes it. */
-  constructor(private readonly connection: Connection) {
+@Injectable()
+export class MongoTaskStore extends TaskStore implements OnModuleInit {
+  constructor(
+    @InjectModel(TASK_MODEL, PROTES_CONNECTION) private readonly tasks: Model<TaskDocument>,
+  ) {
     super();
-    this.tasks = connection.model<TaskDocument>(TASK_MODEL, taskSchema);
   }
 
-  /** Connects and waits for the indexes, so that a wrong URL or missing rights fail at startup. */
-  static async connect(url: string, options?: ConnectOptions): Promise<MongoTaskStore> {
-    const store = new MongoTaskStore(await createConnection(url, options).asPromise());
-    try {
-      await store.tasks.init();
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
-    return store;
+  /**
+   * Builds the schema's indexes and waits for them (the connection builds none by itself), so that
+   * missing rights or a conflicting index fail the start-up. Existing indexes are left as they are.
+   */
+  async onModuleInit(): Promise<void> {
+    await this.tasks.createIndexes();
   }
 
   async create(record: TaskRecord): Promise<void> {
@@ -254,12 +248,16 @@ export class MongoTaskStore extends TaskStore {
   }
 
   async ping(): Promise<void> {
-    const { db } = this.connection;
+    const { db } = this.tasks.db;
     if (!db) throw new Error('MongoDB connection is not open');
     await db.command({ ping: 1 });
   }
 
-  async close(): Promise<void> {
-    await this.connection.close();
+  /**
+   * Nothing to close: the connection is MongooseModule's, which closes it at application shutdown,
+   * once every hook that may still write has run.
+   */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }

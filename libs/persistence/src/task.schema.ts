@@ -16,9 +16,8 @@ export interface LeaseDocument {
  * fields so that claim, renew and release can change them in one atomic update. Keeping the record opaque spares it MongoDB's rules on field
  * names: tags, env and backend_parameters keys are user data and may contain '.' or start with '$'.
  *
- * A plain mongoose Schema rather than @nestjs/mongoose decorators: the adapter opens its own
- * connection because the driver is chosen from options at runtime, so MongooseModule.forFeature
- * would not be used and the decorators would only restate these types.
+ * A plain mongoose Schema rather than @nestjs/mongoose's decorators: MongooseModule.forFeature takes
+ * it as it is, and the decorators would only restate these types.
  */
 export interface TaskDocument {
   /** The record id; time-ordered, so sorting on _id is sorting by creation. */
