@@ -16,8 +16,12 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# The workspace packages' manifests (npm ci links them), before their sources.
+COPY packages/middleware-sdk/package.json packages/middleware-sdk/
+COPY examples/protes-middleware-example/package.json examples/protes-middleware-example/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY packages packages
 COPY apps apps
 COPY libs libs
 COPY scripts scripts
@@ -30,6 +34,15 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
+# The SDK the gateway and its plugins share, and the example plugin: node_modules links to them.
+COPY --from=build /app/packages/middleware-sdk/package.json packages/middleware-sdk/
+COPY --from=build /app/packages/middleware-sdk/dist packages/middleware-sdk/dist
+COPY --from=build /app/examples/protes-middleware-example/package.json examples/protes-middleware-example/
+COPY --from=build /app/examples/protes-middleware-example/dist examples/protes-middleware-example/dist
+# Middleware plugins (docs/writing-a-middleware.md): an image derived from this one installs them
+# here and names them in middleware.modules as /opt/protes/plugins/node_modules/<package>.
+RUN mkdir -p /opt/protes/plugins \
+  && echo '{"name":"protes-plugins","version":"1.0.0","private":true}' > /opt/protes/plugins/package.json
 COPY --chmod=755 docker/entrypoint.sh /usr/local/bin/protes
 # The SQLite store's default folder (standalone mode); distributed mode keeps nothing here.
 RUN mkdir -p var && chown node:node var

@@ -6,11 +6,13 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   {
     ignores: [
-      'dist/**',
+      '**/dist/**',
       'node_modules/**',
       'coverage/**',
       'eslint.config.mjs',
       'test/summary-reporter.js',
+      // Plain CommonJS configuration read by dependency-cruiser, outside the TypeScript project.
+      '.dependency-cruiser.cjs',
     ],
   },
   eslint.configs.recommended,

@@ -6,9 +6,12 @@ import ts from 'typescript';
 
 // Aliases are declared once, in tsconfig.json, and read from there.
 const tsconfig = ts.readConfigFile('./tsconfig.json', (path) => ts.sys.readFile(path)).config as {
-  compilerOptions: { paths: Record<string, string[]> };
+  compilerOptions: { paths: Record<string, string[]>; customConditions?: string[] };
 };
 const paths = tsconfig.compilerOptions.paths;
+// Workspace packages (packages/*) are resolved as packages, through their `exports`, under the
+// same conditions as the type check: their sources, not their dist.
+const conditions = tsconfig.compilerOptions.customConditions ?? [];
 
 // Nest 12 and some of its dependencies ship only ES modules. Jest on Node 20 cannot require them, so
 // SWC turns every ES-module package (found by its package.json) into CommonJS for the test runtime.
@@ -33,11 +36,12 @@ const esm = esmPackages()
 const config: Config = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   rootDir: '.',
-  testRegex: '(apps|libs|test|examples)/.*\\.(spec|e2e-spec)\\.ts$',
+  testRegex: '(apps|libs|packages|test|examples)/.*\\.(spec|e2e-spec)\\.ts$',
   transform: { '^.+\\.(t|j|mj)s$': '@swc/jest' },
   transformIgnorePatterns: [`/node_modules/(?!(${esm})/)`],
   moduleNameMapper: pathsToModuleNameMapper(paths, { prefix: '<rootDir>/' }),
   testEnvironment: 'node',
+  testEnvironmentOptions: { customExportConditions: ['node', 'node-addons', ...conditions] },
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 30_000,
 };

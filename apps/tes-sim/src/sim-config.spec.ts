@@ -51,6 +51,8 @@ describe('loadSimConfig', () => {
         '--backend-parameters',
         ' VmSize, queue ,,',
         '--storage=file:///data,s3://bucket',
+        '--tes-version',
+        '1.1.0',
       ],
       {},
     );
@@ -77,7 +79,28 @@ describe('loadSimConfig', () => {
       workDir: '/tmp/sim work',
       backendParameters: ['VmSize', 'queue'],
       storage: ['file:///data', 's3://bucket'],
+      tesVersion: '1.1.0',
     });
+  });
+
+  it('speaks TES 1.1 unless --tes-version or SIM_TES_VERSION says 1.0.0', () => {
+    expect(loadSimConfig([], {}).config.tesVersion).toBe('1.1.0');
+    expect(loadSimConfig(['--tes-version', '1.0.0'], {}).config.tesVersion).toBe('1.0.0');
+    expect(loadSimConfig([], { SIM_TES_VERSION: '1.0.0' }).config.tesVersion).toBe('1.0.0');
+    expect(() => loadSimConfig(['--tes-version', '1.0'], {})).toThrow(
+      /--tes-version must be one of 1.1.0, 1.0.0 \(got "1.0"\)/,
+    );
+  });
+
+  it('refuses backend parameters on a TES 1.0 node, naming both settings', () => {
+    expect(() =>
+      loadSimConfig(['--tes-version', '1.0.0'], { SIM_BACKEND_PARAMETERS: 'queue' }),
+    ).toThrow(
+      'SIM_BACKEND_PARAMETERS (--backend-parameters) cannot be given with --tes-version 1.0.0: TES 1.0 has no backend parameters',
+    );
+    expect(() => resolveSimConfig({ tesVersion: '1.0.0', backendParameters: [] })).toThrow(
+      /option backendParameters cannot be given with option tesVersion 1.0.0/,
+    );
   });
 
   it('takes --execute as a switch, and SIM_EXECUTE as a boolean', () => {

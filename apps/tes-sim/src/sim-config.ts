@@ -9,6 +9,10 @@ import { parseArgs } from 'node:util';
 export const SIM_FAILURE_KINDS = ['EXECUTOR_ERROR', 'SYSTEM_ERROR', 'PREEMPTED'] as const;
 export type SimFailureKind = (typeof SIM_FAILURE_KINDS)[number];
 
+/** The TES versions the simulator speaks: 1.1 (the default) or, as an older node, 1.0. */
+export const SIM_TES_VERSIONS = ['1.1.0', '1.0.0'] as const;
+export type SimTesVersion = (typeof SIM_TES_VERSIONS)[number];
+
 export const SIM_LOG_LEVELS = [
   'silent',
   'fatal',
@@ -61,6 +65,11 @@ export interface SimConfig {
   backendParameters?: readonly string[];
   /** service-info `storage`. */
   storage: readonly string[];
+  /**
+   * The TES version it speaks. `1.0.0`: service-info says so, a task using a field TES 1.0 does not
+   * have is refused (400 naming it), and answers have the 1.0 shape (see the README).
+   */
+  tesVersion: SimTesVersion;
 }
 
 /** What `startSimulator` accepts: any subset of the configuration; the rest takes its default. */
@@ -89,6 +98,7 @@ export const SIM_DEFAULTS = {
   timeScale: 0.1,
   execute: false,
   storage: ['file:///sim'],
+  tesVersion: '1.1.0',
 } as const satisfies Partial<SimConfig>;
 
 const MAX_MS = 24 * 60 * 60 * 1000;
@@ -227,6 +237,9 @@ const SETTINGS: readonly Setting<unknown>[] = [
     listCheck(/^[^\s,]{1,2048}$/, 'URLs (no spaces)'),
     parseList(listCheck(/^[^\s,]{1,2048}$/, 'URLs (no spaces)')),
   ),
+  setting('tesVersion', 'tes-version', oneOfCheck(SIM_TES_VERSIONS), (raw) =>
+    oneOfCheck(SIM_TES_VERSIONS)(raw.trim()),
+  ),
 ];
 
 export const envName = (flag: string): string => `SIM_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -239,6 +252,18 @@ function hashSeed(text: string): number {
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash;
+}
+
+/**
+ * Settings that only make sense together: TES 1.0 has no backend parameters, so a 1.0 node cannot
+ * advertise any. `source` names a setting as the caller gave it.
+ */
+function checkCombination(values: Partial<SimConfig>, source: (key: keyof SimConfig) => string) {
+  if (values.tesVersion === '1.0.0' && values.backendParameters !== undefined) {
+    throw new SimConfigError(
+      `${source('backendParameters')} cannot be given with ${source('tesVersion')} 1.0.0: TES 1.0 has no backend parameters`,
+    );
+  }
 }
 
 function complete(values: Partial<SimConfig>): SimConfig {
@@ -268,6 +293,7 @@ export function resolveSimConfig(options: SimOptions = {}): SimConfig {
     }
     values[s.key] = checked.value;
   }
+  checkCombination(values as Partial<SimConfig>, (key) => `option ${key}`);
   return complete(values as Partial<SimConfig>);
 }
 
@@ -325,6 +351,10 @@ export function loadSimConfig(
     }
     values.list = false;
   }
+  checkCombination(values as Partial<SimConfig>, (key) => {
+    const flag = SETTINGS.find((s) => s.key === key)?.flag ?? key;
+    return typeof flags[flag] === 'string' ? `--${flag}` : `${envName(flag)} (--${flag})`;
+  });
   return { config: complete(values as Partial<SimConfig>), help: flags.help === true };
 }
 
@@ -350,6 +380,7 @@ export const SIM_USAGE = `Usage: tes-sim [flags]     (every flag also reads SIM_
   --time-scale <factor>      real seconds per simulated second of \`sleep\` (default ${SIM_DEFAULTS.timeScale})
   --backend-parameters <k,…> backend_parameters keys this node supports (service-info)
   --storage <url,…>          service-info storage (default ${SIM_DEFAULTS.storage.join(',')})
+  --tes-version <version>    ${SIM_TES_VERSIONS.join(' | ')}: the TES version it speaks (default ${SIM_DEFAULTS.tesVersion})
   --execute                  run executors' commands as real local processes, as this user
   --work-dir <dir>           --execute: where task directories go (default: a temporary directory)
   -h, --help                 this text

@@ -9,7 +9,8 @@ export const SIM_VERSION = '0.1.0';
 /**
  * GA4GH service-info 1.0 with TES's additions (`storage`, `tesResources_backend_parameters`) and
  * nothing else: the node's location is not shown (service-info has no field for it; proTES takes
- * node locations from its own configuration).
+ * node locations from its own configuration). `type.version` is the TES version the node speaks;
+ * a 1.0 node has no backend parameters to declare (the configuration refuses them).
  */
 export type SimServiceInfo = TesServiceInfo;
 
@@ -26,7 +27,7 @@ export class SimServiceInfoController {
     const info: SimServiceInfo = {
       id: this.config.id,
       name,
-      type: { group: 'org.ga4gh', artifact: 'tes', version: '1.1.0' },
+      type: { group: 'org.ga4gh', artifact: 'tes', version: this.config.tesVersion },
       description: execute
         ? `proTES TES node simulator "${name}": runs task commands as local processes, without containers`
         : `proTES TES node simulator "${name}": runs no containers`,

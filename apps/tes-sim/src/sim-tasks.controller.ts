@@ -5,10 +5,11 @@ import { badRequest, TesHttpError } from './sim-errors';
 import { parseListQuery, parseView } from '@protes/tes';
 import { SimRoute } from './sim-route.decorator';
 import { SimTasksService } from './sim-tasks.service';
+import { tes10ListQuery } from './sim-tes-version';
 
 export const TES_BASE_PATH = 'ga4gh/tes/v1';
 
-/** The TES 1.1 task routes. */
+/** The TES task routes (1.1, or 1.0 with `--tes-version 1.0.0`). */
 @Controller(TES_BASE_PATH)
 export class SimTasksController {
   constructor(
@@ -29,7 +30,10 @@ export class SimTasksController {
     if (!this.config.list) {
       throw new TesHttpError(501, `node ${this.config.name} does not implement ListTasks`);
     }
-    const parsed = parseListQuery(query);
+    // A 1.0 node does not know the filters 1.1 added: it ignores them, as unknown parameters.
+    const parsed = parseListQuery(
+      this.config.tesVersion === '1.0.0' ? tes10ListQuery(query) : query,
+    );
     if (!parsed.ok) throw badRequest('invalid list query', parsed.errors);
     return this.tasks.list(parsed.value);
   }

@@ -31,6 +31,7 @@ import {
 import type { ListQuery, TagFilter } from '@protes/tes';
 import { seededRandom } from './sim-random';
 import { readSimTags, type SimOutcome } from './sim-task-plan';
+import { tes10Refusals, tes10State } from './sim-tes-version';
 
 /** What the node decided at submission about how the task will end. */
 interface Plan {
@@ -90,6 +91,14 @@ export class SimTasksService implements OnModuleDestroy {
   }
 
   create(body: unknown): string {
+    // A 1.0 node refuses what 1.1 added, before anything else looks at the task.
+    const refusals = this.config.tesVersion === '1.0.0' ? tes10Refusals(body) : [];
+    if (refusals.length > 0) {
+      throw badRequest(
+        `not a TES 1.0 task: ${refusals.map((e) => `${e.field} ${e.reason}`).join('; ')}`,
+        refusals,
+      );
+    }
     const validated = this.validate(body);
     if (!validated.ok) throw badRequest('invalid task', validated.errors);
     this.checkBackendParameters(validated.value);
@@ -391,7 +400,7 @@ export class SimTasksService implements OnModuleDestroy {
     log.outputs = outputs;
     if (systemLog) log.system_logs = [...(log.system_logs ?? []), systemLog];
     task.logs = [log];
-    task.state = state;
+    task.state = this.config.tesVersion === '1.0.0' ? tes10State(state) : state;
   }
 }
 

@@ -10,4 +10,3 @@ import { RejectLargeTasksMiddleware } from './reject-large-tasks.middleware';
 export class ProtesMiddlewareModule {}
 
 export { PreferTaggedNodeMiddleware, RejectLargeTasksMiddleware };
-export { TaskRejection } from './errors';

@@ -29,6 +29,17 @@ const DEFAULTS = {
   },
   log: { level: 'log', json: true },
   bus: { driver: 'in-process', queue: 'protes.tasks', prefetch: 32 },
+  auth: {
+    enabled: true,
+    clockSkewSeconds: 30,
+    issuers: [],
+    jwks: { maxAgeMs: 600_000, cooldownMs: 30_000, timeoutMs: 5000 },
+    cacheSize: 10_000,
+    basic: { users: [] },
+    admin: { subjects: [] },
+    forwardHeaders: [],
+    exposeClaims: [],
+  },
 };
 
 /** The ConfigError a load throws (failing the test if it does not throw one). */
@@ -321,6 +332,92 @@ describe('loadConfig', () => {
   it('refuses a file whose top level is not a mapping', () => {
     const path = file('list.yaml', '- a\n- b\n');
     expect(configError({ PROTES_CONFIG: path }).message).toMatch(/mapping/);
+  });
+});
+
+describe('auth', () => {
+  const issuer = {
+    issuer: 'https://login.example.org/realms/protes',
+    audience: 'protes',
+  };
+  const HASH =
+    '$scrypt$n=16384,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5';
+
+  it('reads issuers, Basic users, the admin rule and the allow-lists from variables', () => {
+    const config = loadConfig({
+      PROTES_AUTH__ISSUERS: JSON.stringify([
+        { ...issuer, algorithms: ['ES256'], requiredScopes: ['tes'], requiredClaims: { a: 'b' } },
+        {
+          issuer: 'http://127.0.0.1:9000',
+          jwksUri: 'http://127.0.0.1:9000/jwks',
+          audience: ['x', 'y'],
+        },
+      ]),
+      PROTES_AUTH__BASIC__USERS: JSON.stringify([{ username: 'alice', passwordHash: HASH }]),
+      PROTES_AUTH__ADMIN__CLAIM: 'groups',
+      PROTES_AUTH__ADMIN__VALUE: 'protes-admin',
+      PROTES_AUTH__ADMIN__SUBJECTS: '["basic|ops"]',
+      PROTES_AUTH__FORWARD_HEADERS: '["user-agent"]',
+      PROTES_AUTH__EXPOSE_CLAIMS: '["groups"]',
+      PROTES_AUTH__CLOCK_SKEW_SECONDS: '5',
+      PROTES_AUTH__JWKS__COOLDOWN_MS: '10000',
+      PROTES_AUTH__CACHE_SIZE: '0',
+    });
+    expect(config.auth.issuers).toHaveLength(2);
+    expect(config.auth.issuers[0].algorithms).toEqual(['ES256']);
+    expect(config.auth.basic.users[0].username).toBe('alice');
+    expect(config.auth.admin).toEqual({
+      claim: 'groups',
+      value: 'protes-admin',
+      subjects: ['basic|ops'],
+    });
+    expect(config.auth.clockSkewSeconds).toBe(5);
+    expect(config.auth.jwks.cooldownMs).toBe(10_000);
+    expect(config.auth.cacheSize).toBe(0);
+  });
+
+  it('turns authentication off with PROTES_AUTH__ENABLED=false', () => {
+    expect(loadConfig({ PROTES_AUTH__ENABLED: 'false' }).auth.enabled).toBe(false);
+  });
+
+  it.each(['HS256', 'HS512', 'none', 'EdDSA', 'rs256'])('refuses the algorithm %s', (alg) => {
+    const error = configError({
+      PROTES_AUTH__ISSUERS: JSON.stringify([{ ...issuer, algorithms: [alg] }]),
+    });
+    expect(error.message).toContain('auth.issuers.0.algorithms.0:');
+  });
+
+  it.each([
+    ['an issuer that is no URL', { issuer: 'login', audience: 'a' }, 'auth.issuers.0.issuer:'],
+    [
+      'an issuer with |, which joins owner ids',
+      { issuer: 'https://a|b', audience: 'a' },
+      'auth.issuers.0.issuer:',
+    ],
+    ['an issuer without audience', { issuer: 'https://a' }, 'auth.issuers.0:'],
+    ['an empty audience list', { issuer: 'https://a', audience: [] }, 'auth.issuers.0.audience'],
+    ['an unknown key', { ...issuer, secret: 'x' }, 'auth.issuers.0.secret: unknown key'],
+  ])('refuses %s', (_case, entry, message) => {
+    expect(configError({ PROTES_AUTH__ISSUERS: JSON.stringify([entry]) }).message).toContain(
+      message,
+    );
+  });
+
+  it('refuses a Basic user with a colon in the name or a password instead of a hash', () => {
+    expect(
+      configError({
+        PROTES_AUTH__BASIC__USERS: JSON.stringify([{ username: 'a:b', passwordHash: HASH }]),
+      }).message,
+    ).toContain('auth.basic.users.0.username:');
+    const error = configError({
+      PROTES_AUTH__BASIC__USERS: JSON.stringify([{ username: 'a', passwordHash: 'hunter2' }]),
+    });
+    expect(error.message).toContain('auth.basic.users.0.passwordHash:');
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('wants both claim and value of the admin rule', () => {
+    expect(configError({ PROTES_AUTH__ADMIN__CLAIM: 'groups' }).message).toContain('auth.admin');
   });
 });
 

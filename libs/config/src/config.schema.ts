@@ -111,6 +111,103 @@ export const ChainEntrySchema = Type.Unsafe<
 export type ChainEntryConfig = Static<typeof ChainEntrySchema>;
 export const MiddlewareChainSchema = Type.Array(ChainEntrySchema);
 
+/**
+ * The signature algorithms a token may use. Asymmetric only: a symmetric (HS*) key would have to
+ * be shared with every verifier, and a public key handed to an HMAC check is the classic forgery;
+ * `none` is no signature. EdDSA is left out because the verifier (jsonwebtoken) does not know it.
+ */
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+/** A claim value a rule asks for: equal to it, or one of the items when the claim is a list. */
+const ClaimRules = Type.Record(Type.String({ minLength: 1 }), Type.String());
+
+export const IssuerConfigSchema = Type.Object(
+  {
+    // The `iss` of its tokens, exactly. A URL, and never with `|`, which joins issuer and subject
+    // into a task owner id.
+    issuer: Type.String({ pattern: '^https?://[^|\\s]+$' }),
+    // Where its signing keys are; absent: read from the issuer's OpenID discovery document.
+    jwksUri: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),
+    // Tokens must name this service (or one of these) in `aud`.
+    audience: Type.Union([
+      Type.String({ minLength: 1 }),
+      Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    ]),
+    algorithms: Type.Optional(
+      Type.Array(Type.Union(JWT_ALGORITHMS.map((a) => Type.Literal(a))), { minItems: 1 }),
+    ),
+    requiredScopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    requiredClaims: Type.Optional(ClaimRules),
+  },
+  strict,
+);
+export type IssuerConfig = Static<typeof IssuerConfigSchema>;
+
+export const BasicUserConfigSchema = Type.Object(
+  {
+    // Basic credentials are `user:password`: a user name cannot hold a colon.
+    username: Type.String({ pattern: '^[^:\\s]+$' }),
+    // `$scrypt$n=…,r=…,p=…$salt$hash` as `npm run auth:hash-password` prints it; never the password.
+    passwordHash: Type.String({ pattern: '^\\$scrypt\\$' }),
+  },
+  strict,
+);
+export type BasicUserConfig = Static<typeof BasicUserConfigSchema>;
+
+const AuthSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    clockSkewSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
+    issuers: Type.Array(IssuerConfigSchema, { default: [] }),
+    jwks: Type.Object(
+      {
+        // Keys are fetched again after this long, and on a key id not seen before, but never
+        // sooner than `cooldownMs` after the last fetch.
+        maxAgeMs: Type.Integer({ minimum: 1000, default: 600_000 }),
+        cooldownMs: Type.Integer({ minimum: 1000, default: 30_000 }),
+        timeoutMs: Type.Integer({ minimum: 100, default: 5000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    // Verified credentials kept (until the token expires) so that a client polling with the same
+    // token is verified once; 0 verifies every request.
+    cacheSize: Type.Integer({ minimum: 0, default: 10_000 }),
+    basic: Type.Object(
+      { users: Type.Array(BasicUserConfigSchema, { default: [] }) },
+      { additionalProperties: false, default: {} },
+    ),
+    admin: Type.Object(
+      {
+        claim: Type.Optional(Type.String({ minLength: 1 })),
+        value: Type.Optional(Type.String({ minLength: 1 })),
+        subjects: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        dependencies: { claim: ['value'], value: ['claim'] },
+      },
+    ),
+    forwardHeaders: Type.Array(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), {
+      default: [],
+    }),
+    exposeClaims: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type AuthConfig = Static<typeof AuthSchema>;
+
 export const ProtesConfigSchema = Type.Object(
   {
     server: Type.Object(
@@ -154,6 +251,9 @@ export const ProtesConfigSchema = Type.Object(
       {
         chain: Type.Array(ChainEntrySchema, { default: ['random'] }),
         modules: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        // Directories (relative to the working directory) that files named in middleware
+        // settings (the distance middleware's geoipDatabase) may be read from; absent: none.
+        fileDirs: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -203,6 +303,8 @@ export const ProtesConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    // Who may call the API (README, "Security"); the tracker process reads none of it.
+    auth: AuthSchema,
   },
   { additionalProperties: false },
 );

@@ -11,6 +11,7 @@ import { ForwardingService } from './forwarding.service';
 import { TaskRejectedException } from './middleware/chain.service';
 import { MiddlewarePluginsModule } from './middleware/custom-modules';
 import { MiddlewareRejection, type TaskContext } from './middleware/middleware';
+import type { HookNode } from './middleware/node-hooks';
 import { NodeRegistry } from './node-registry';
 
 /**
@@ -82,7 +83,20 @@ class NoBigTasks {
   }
 }
 
-@Module({ providers: [AsConfigured, NoNode, NoBigTasks] })
+/** Sends nothing to n0 (its forNode hook fails there) and tells every other node its name. */
+@Injectable()
+class NotForN0 {
+  readonly name = 'not-for-n0';
+  handle(context: TaskContext): Promise<TaskContext> {
+    return Promise.resolve(context);
+  }
+  forNode(task: TesTaskRequest, node: HookNode): TesTaskRequest {
+    if (node.name === 'n0') throw new Error('n0 is not for us');
+    return { ...task, tags: { ...task.tags, for: node.name } };
+  }
+}
+
+@Module({ providers: [AsConfigured, NoNode, NoBigTasks, NotForN0] })
 class TestMiddlewares {}
 jest.mock('test-middlewares', () => ({ default: TestMiddlewares }), { virtual: true });
 
@@ -496,6 +510,85 @@ describe('node registry and forwarding', () => {
       const done = await forwarding.forward(await stored({ received }));
       expect(fakes[0].created[0].resources).toEqual(received.resources);
       expect(done?.decisions?.map((d) => d.middleware)).toEqual(['as-configured']);
+    });
+  });
+
+  describe('per-node hooks (forNode)', () => {
+    /** A 1.1 task whose 1.1 fields a 1.0 node can do without. */
+    const received: TesTaskRequest = {
+      inputs: [{ path: '/in/a', url: 's3://b/a', streamable: true }],
+      outputs: [{ path: '/out/x', url: 's3://b/x', path_prefix: '/out' }],
+      executors: [{ image: 'alpine', command: ['true'], ignore_error: false }],
+      resources: { cpu_cores: 1, backend_parameters: { queue: 'x' } },
+    };
+
+    it('gives a 1.0 node the task as 1.0 takes it, and a 1.1 node after a failover the task as sent', async () => {
+      await start([{ info: { type: { version: '1.0.0' } } }, {}], ['tes-compat']);
+      await waitFor('n0 as 1.0', async () => (await registry.status())[0].tesVersion === '1.0.0');
+      fakes[0].refuseTasks = true;
+      const record = await stored({ received });
+      const done = await forwarding.forward(record);
+      expect(fakes[0].refused).toEqual([
+        {
+          inputs: [{ path: '/in/a', url: 's3://b/a', type: 'FILE' }],
+          outputs: [{ path: '/out/x', url: 's3://b/x', type: 'FILE' }],
+          executors: [{ image: 'alpine', command: ['true'] }],
+          resources: { cpu_cores: 1 },
+          tags: { protes_id: record.id },
+        },
+      ]);
+      expect(fakes[1].created).toEqual([{ ...received, tags: { protes_id: record.id } }]);
+      expect(done).toMatchObject({ node: 'n1', received });
+      expect(done?.forwarded).toEqual({ ...received, tags: { protes_id: record.id } });
+      expect(done?.decisions).toEqual([
+        expect.objectContaining({ entry: 0, middleware: 'tes-compat', order: ['n0', 'n1'] }),
+        expect.objectContaining({
+          entry: 0,
+          middleware: 'tes-compat',
+          outcome: 'applied',
+          order: ['n0'],
+          reason: 'forNode for node n0: changed inputs, outputs, executors, resources',
+        }),
+      ]);
+    });
+
+    it('sends a node nothing a hook could not prepare for it, without counting it against the node', async () => {
+      await start([{}, {}], ['not-for-n0']);
+      const done = await forwarding.forward(await stored());
+      expect(fakes[0].created).toEqual([]);
+      expect(fakes[1].created[0].tags).toMatchObject({ for: 'n1' });
+      expect(done?.node).toBe('n1');
+      expect(done?.attempts.map((a) => [a.node, a.error])).toEqual([
+        [
+          'n0',
+          'n0: not sent, middleware not-for-n0 could not prepare the task for this node: not-for-n0: n0 is not for us',
+        ],
+        ['n1', undefined],
+      ]);
+      expect(done?.decisions?.slice(1)).toEqual([
+        expect.objectContaining({
+          middleware: 'not-for-n0',
+          outcome: 'failed',
+          order: ['n0'],
+          reason: 'forNode for node n0: n0 is not for us',
+        }),
+        expect.objectContaining({
+          middleware: 'not-for-n0',
+          outcome: 'applied',
+          order: ['n1'],
+          reason: 'forNode for node n1: changed tags',
+        }),
+      ]);
+      expect((await registry.status())[0]).toMatchObject({ healthy: true, failures: 0 });
+    });
+
+    it('ends the task in SYSTEM_ERROR when no node could be prepared for', async () => {
+      await start([{}], ['not-for-n0']);
+      const done = await forwarding.forward(await stored());
+      expect(done?.state).toBe('SYSTEM_ERROR');
+      expect(done?.systemLogs).toEqual([
+        'forwarding to n0: not sent, middleware not-for-n0 could not prepare the task for this node: not-for-n0: n0 is not for us',
+      ]);
     });
   });
 });

@@ -23,6 +23,8 @@ import {
   TaskRejectedException,
 } from './middleware/chain.service';
 import type { Caller, NodeCandidate } from './middleware/middleware';
+import { MiddlewareRegistry } from './middleware/middleware-registry';
+import { MiddlewareHooks } from './middleware/node-hooks';
 import { NodeRegistry, type TesNode } from './node-registry';
 
 /** Tag put on every forwarded task, so an operator can find a remote task's gateway id. */
@@ -41,10 +43,14 @@ function noNodeReason(route: ChainOutcome, unavailable: string[]): string {
 /**
  * Hands a task to a TES node. `route` runs the middleware chain over the nodes whose breaker lets
  * calls through (and, for strict backend parameters, that support them all); `forward` tries the
- * nodes in the chain's order, each with its own version of the task (non-strict backend parameters
- * it does not support dropped), moving on after a connection error, a timeout or an HTTP error,
- * and writes every attempt and decision to the record. If no node takes it, the task ends in
- * SYSTEM_ERROR with the reasons in its logs.
+ * nodes in the chain's order, each with its own version of the task, moving on after a connection
+ * error, a timeout or an HTTP error, and writes every attempt and decision to the record. If no
+ * node takes it, the task ends in SYSTEM_ERROR with the reasons in its logs.
+ *
+ * Each node's version is the chain's task passed through the middlewares' `forNode` hooks for that
+ * node (node-hooks.ts), then without the non-strict backend parameters the node does not support,
+ * then tagged with the gateway id. A hook that changed the task or failed is a decision of the
+ * forwarding; a node a hook could not prepare the task for is not sent it (a failed attempt).
  *
  * The gateway's own backend parameter rules appear among the decisions as middleware
  * `backend-parameters` with entry -1 (no entry of the configured chain): before the chain, the
@@ -53,12 +59,20 @@ function noNodeReason(route: ChainOutcome, unavailable: string[]): string {
 @Injectable()
 export class ForwardingService {
   private readonly logger = new Logger(ForwardingService.name);
+  /**
+   * The middlewares' per-node hooks over the chain in effect; the tracker (fromNode) and the API
+   * (toClient) use them through this service, which every process that talks to nodes has.
+   */
+  readonly hooks: MiddlewareHooks;
 
   constructor(
     private readonly lifecycle: TaskLifecycle,
     private readonly registry: NodeRegistry,
     private readonly chain: ChainService,
-  ) {}
+    middlewares: MiddlewareRegistry,
+  ) {
+    this.hooks = new MiddlewareHooks(chain, middlewares);
+  }
 
   /**
    * Runs the chain for a task. Throws TaskRejectedException (4xx) when a middleware refuses it, or
@@ -165,21 +179,35 @@ export class ForwardingService {
       const outcome = { attempts: [], decisions: error.decisions, reasons: [error.message] };
       return this.lifecycle.forwardFailed(record.id, outcome, by);
     }
-    const task: TesTaskRequest = {
-      ...route.task,
-      tags: { ...route.task.tags, [GATEWAY_ID_TAG]: record.id },
-    };
+    const hooks = await this.hooks.current();
+    const received = Object.freeze(structuredClone(record.received));
+    const context = { taskId: record.id, received, owner: record.owner };
     const attempts: ForwardAttempt[] = [];
     const decisions = [...route.decisions];
     for (const { name } of route.candidates) {
       const node = this.registry.get(name);
-      // Its breaker opened since the chain ran, or its one half-open trial is taken.
-      if (!node || !this.registry.admit(name)) continue;
+      if (!node) continue;
+      // Each node gets its own version (`received` stays as the client sent it; `forwarded` is
+      // what the node took): first as the middlewares' hooks make it for this node...
+      const prepared = await hooks.forNode(route.task, node, context);
+      if (prepared.refused) {
+        decisions.push(...prepared.decisions);
+        attempts.push({
+          node: name,
+          at: new Date().toISOString(),
+          error: `${name}: not sent, ${prepared.refused}`,
+        });
+        this.logger.warn(`task ${record.id}: not sent to ${name}: ${prepared.refused}`);
+        continue;
+      }
+      // Its breaker opened since the chain ran, or its one half-open trial is taken: not tried,
+      // so what the hooks did for it is no decision.
+      if (!this.registry.admit(name)) continue;
+      decisions.push(...prepared.decisions);
       const at = new Date().toISOString();
-      // Each node gets its own version: without the non-strict backend parameters it does not
-      // support (`received` stays as the client sent it; `forwarded` is what the node took).
-      const { task: sent, dropped } = backendParametersFor(
-        task,
+      // ...then without the non-strict backend parameters it does not support, and tagged.
+      const { task: trimmed, dropped } = backendParametersFor(
+        prepared.task,
         node.metadata.resources?.backendParameters,
       );
       if (dropped.length) {
@@ -192,6 +220,10 @@ export class ForwardingService {
           ms: 0,
         });
       }
+      const sent: TesTaskRequest = {
+        ...trimmed,
+        tags: { ...trimmed.tags, [GATEWAY_ID_TAG]: record.id },
+      };
       let remoteId: string;
       try {
         ({ id: remoteId } = await node.client.createTask(sent));

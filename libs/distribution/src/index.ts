@@ -8,3 +8,5 @@ export * from './middleware/custom-modules';
 export * from './middleware/middleware-chain.config';
 export * from './middleware/middleware-registry';
 export * from './middleware/middleware.module';
+export * from './middleware/plugin-resolution';
+export * from './middleware/sdk-ports.module';

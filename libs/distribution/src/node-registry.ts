@@ -12,22 +12,10 @@ import {
   protesConfig,
   type ProtesConfig,
 } from '@protes/config';
-import { TaskStore } from '@protes/persistence';
+import { TaskStore } from '@protes/core';
+import type { GeoPoint, NodeCandidate, NodeHealth, NodeMetadata } from '@protes/middleware-sdk';
 import { TesNodeClient, type TesServiceInfo } from '@protes/tes';
 import { type BreakerState, CircuitBreaker } from './circuit-breaker';
-import type { GeoPoint, NodeCandidate, NodeMetadata } from './middleware/middleware';
-
-/** What the gateway knows of a node's health, from probes and from every call made to it. */
-export interface NodeHealth {
-  /** Whether the last call (probe, forward, tracking) succeeded. */
-  healthy: boolean;
-  /** When the node last answered or failed, RFC 3339. */
-  checkedAt?: string;
-  /** The last failure's reason while unhealthy. */
-  reason?: string;
-  /** The TES version the node reports in its service-info. */
-  tesVersion?: string;
-}
 
 /**
  * A node as /protes/v1/nodes and /health show it: no URL, no credentials. `storage` and
@@ -263,6 +251,11 @@ export class NodeRegistry implements OnApplicationBootstrap, OnModuleDestroy {
   /** The nodes that take no call now: breaker open, or half-open with its trial under way. */
   unavailable(): string[] {
     return [...this.nodes.values()].filter((n) => !n.breaker.admits).map((n) => n.name);
+  }
+
+  /** Unfinished tasks per node (a node without any may be absent), as `candidates` counts them. */
+  nodeLoads(): Promise<ReadonlyMap<string, number>> {
+    return this.currentLoads();
   }
 
   /** Counts a task the node accepted, until the next read of the loads from the store. */

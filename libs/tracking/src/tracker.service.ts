@@ -17,6 +17,7 @@ import {
   isLostState,
   needsForwarding,
   type LossReport,
+  type ObservedEvent,
   TaskLifecycle,
   type TaskRecord,
   TaskStore,
@@ -286,21 +287,35 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     await this.forwarding.forward(record, undefined, this.actor);
   }
 
-  /** Reports what the node says of the task; a lost task goes to another node. */
-  private async apply(record: TaskRecord, remote: TesTask, node: TesNode): Promise<void> {
+  /**
+   * Reports what the node says of the task, as the middlewares' fromNode hooks read it; a lost
+   * task goes to another node.
+   */
+  private async apply(record: TaskRecord, answer: TesTask, node: TesNode): Promise<void> {
     const remoteId = record.remoteId ?? '';
+    const hooks = await this.forwarding.hooks.current();
+    const read = await hooks.fromNode(
+      answer,
+      node,
+      { taskId: record.id, remoteId },
+      record.decisions,
+    );
+    const remote = read.task;
     if (isLostState(remote.state) && !record.cancelRequested) {
       const reason =
         remote.logs?.flatMap((l) => l.system_logs ?? []).join('; ') || 'no reason given';
       await this.lost(record.id, { node: node.name, remoteId, lostAs: remote.state, reason });
       return;
     }
-    const observation = {
+    // What the hooks did to this node's answers goes with the observation: once per hook and
+    // node attempt (read.decisions leaves out those recorded already), not at every poll.
+    const observation: Omit<ObservedEvent, 'kind'> = {
       node: node.name,
       remoteId,
       state: remote.state,
       logs: remote.logs ?? [],
       exposePreempted: this.tracker.exposePreempted,
+      ...(read.decisions.length > 0 && { decisions: read.decisions }),
     };
     const stored = await this.lifecycle.observed(record.id, observation, this.actor);
     if (!stored || isTerminal(stored.state)) await this.store.release(this.owner, [record.id]);

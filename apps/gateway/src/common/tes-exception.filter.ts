@@ -50,6 +50,11 @@ export class TesExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const body = toErrorResponse(exception, this.logger);
-    void host.switchToHttp().getResponse<FastifyReply>().status(body.status_code).send(body);
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    // A refusal that may not hold later (a node the client asked for is down): when to ask again.
+    if (exception instanceof TaskRejectedException && exception.retryAfterSeconds !== undefined) {
+      void reply.header('Retry-After', String(exception.retryAfterSeconds));
+    }
+    void reply.status(body.status_code).send(body);
   }
 }

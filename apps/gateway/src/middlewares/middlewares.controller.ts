@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Put } from '@nestjs/common';
+import { AdminOnly } from '@protes/auth';
 import { ChainService, ChainValidationError, type ChainView } from '@protes/distribution';
 import { InvalidRequestException } from '../common/tes-exception.filter';
 
@@ -17,6 +18,7 @@ async function validated(change: Promise<ChainView>): Promise<ChainView> {
  * the next task on every gateway sharing the store. Only middlewares registered at start can be
  * named: nothing is loaded or run from a request. Admin only once the gateway has authentication.
  */
+@AdminOnly()
 @Controller('protes/v1/middlewares')
 export class MiddlewaresController {
   constructor(private readonly chain: ChainService) {}

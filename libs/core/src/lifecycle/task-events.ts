@@ -59,6 +59,8 @@ export interface ObservedEvent {
   logs: TesTaskLog[];
   /** Show PREEMPTED to clients as it is; by default it is shown as SYSTEM_ERROR (a tracker option). */
   exposePreempted?: boolean;
+  /** Decisions of middleware hooks that changed or failed to read the node's answer (fromNode). */
+  decisions?: MiddlewareDecision[];
 }
 
 /** The states in which a node loses a task that another node may still run. */

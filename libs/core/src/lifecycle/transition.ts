@@ -56,8 +56,12 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
     },
     note: reasons.join('; ') || undefined,
   }),
-  observed: (_record, { state, logs }) => ({
-    changes: { remoteLogs: logs },
+  observed: (record, { state, logs, decisions }) => ({
+    changes: {
+      remoteLogs: logs,
+      // What middleware hooks did to the node's answer (fromNode), once per hook and attempt.
+      ...(decisions?.length && { decisions: [...(record.decisions ?? []), ...decisions] }),
+    },
     note: `node reports ${state}`,
   }),
   resubmitted: (record, event) => {

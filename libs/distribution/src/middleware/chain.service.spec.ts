@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import { type ChainEntryConfig, ConfigError, loadConfig, protesConfig } from '@protes/config';
 import { ChainSettingsStore, SqliteChainSettingsStore } from '@protes/persistence';
 import type { TesTaskRequest } from '@protes/tes';
+import { Type } from '@sinclair/typebox';
 import {
   ChainFailedException,
   type ChainOutcome,
@@ -13,6 +14,7 @@ import {
   MiddlewareError,
   MiddlewareRejection,
   type NodeCandidate,
+  SettingsError,
   type TaskContext,
   type TaskMiddleware,
 } from './middleware';
@@ -195,7 +197,9 @@ describe('ChainService.run', () => {
       });
     for (const [status, expected] of [
       [451, 451],
+      [503, 503],
       [500, 400],
+      [502, 400],
       [undefined, 400],
     ]) {
       const error = await failure(
@@ -204,6 +208,39 @@ describe('ChainService.run', () => {
       );
       expect(error.getStatus()).toBe(expected);
     }
+  });
+
+  it("carries a rejection's retryAfterSeconds, in whole seconds, for Retry-After", async () => {
+    const busy = (retryAfterSeconds: unknown) =>
+      middleware('busy', () => {
+        throw Object.assign(new Error('node x is down'), {
+          name: 'MiddlewareRejection',
+          status: 503,
+          retryAfterSeconds,
+        });
+      });
+    for (const [given, expected] of [
+      [12, 12],
+      [2.1, 3],
+      [0, 1],
+      ['soon', undefined],
+      [undefined, undefined],
+    ]) {
+      const error = await failure(
+        run(await chainOf([busy(given)], ['busy'])),
+        TaskRejectedException,
+      );
+      expect([given, error.getStatus(), error.retryAfterSeconds]).toEqual([given, 503, expected]);
+    }
+    const ours = middleware('ours', () => {
+      throw new MiddlewareRejection('node x is down', 503, 'tags.protes.node', 30);
+    });
+    const error = await failure(run(await chainOf([ours], ['ours'])), TaskRejectedException);
+    expect(error).toMatchObject({
+      retryAfterSeconds: 30,
+      message: 'rejected by ours: node x is down',
+    });
+    expect(error.errors).toEqual([{ field: 'tags.protes.node', reason: 'node x is down' }]);
   });
 
   it('does not fall back on a rejection', async () => {
@@ -500,5 +537,224 @@ describe('ChainService management', () => {
       { name: 'reverse', settings: {}, enabled: false },
       { name: 'only-a', settings: { k: 1 }, enabled: true },
     ]);
+  });
+});
+
+/**
+ * A middleware with settings: `factor` (a number of at least 1, required) and `label`; `prepare`
+ * turns them into what each task uses, and counts how often it runs. `prepare` refuses a label
+ * that `refused` holds, as a file that cannot be read would be.
+ */
+function scaled(name = 'scaled', refused = new Set<string>()) {
+  const m = {
+    name,
+    prepared: 0,
+    seen: [] as unknown[],
+    settingsSchema: Type.Object(
+      {
+        factor: Type.Number({ minimum: 1 }),
+        label: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+    prepare(settings: Readonly<Record<string, unknown>>) {
+      m.prepared++;
+      if (refused.has(String(settings.label))) {
+        throw new SettingsError('label', 'names a file that cannot be read (ENOENT)');
+      }
+      return { times: settings.factor as number };
+    },
+    handle(context: TaskContext<{ times: number }>): Promise<TaskContext<{ times: number }>> {
+      m.seen.push(context.prepared);
+      return Promise.resolve(context);
+    },
+  };
+  return m;
+}
+
+describe('ChainService settings', () => {
+  it('checks and prepares the configured chain once, at start, and hands each task the result', async () => {
+    const s = scaled();
+    const chain = await chainOf([s], [{ name: 'scaled', settings: { factor: 2 } }]);
+    expect(s.prepared).toBe(1);
+    for (let i = 0; i < 3; i++) await run(chain);
+    expect(s.prepared).toBe(1);
+    expect(s.seen).toEqual([{ times: 2 }, { times: 2 }, { times: 2 }]);
+  });
+
+  it.each([
+    [
+      [{ name: 'scaled', settings: { factor: 0 } }],
+      'middleware.chain[0].settings.factor: must be >= 1',
+    ],
+    [
+      [
+        'reverse',
+        { fallback: ['reverse', { name: 'scaled', settings: { factor: 1, labl: 'x' } }] },
+      ],
+      'middleware.chain[1].fallback[1].settings.labl: is not a known setting',
+    ],
+    [[{ name: 'scaled', enabled: false }], 'middleware.chain[0].settings.factor: is required'],
+    [
+      [
+        { name: 'scaled', settings: { factor: 'two' } },
+        { name: 'scaled', settings: { factor: 1, label: 'gone' } },
+      ],
+      'middleware.chain[0].settings.factor: must be number; middleware.chain[1].settings.label: names a file that cannot be read (ENOENT)',
+    ],
+  ])(
+    'stops the start on bad settings in %j, naming entry and field',
+    async (configured, message) => {
+      const error = await failure(
+        chainOf([scaled('scaled', new Set(['gone'])), reverse], configured as ChainEntryConfig[]),
+        ConfigError,
+      );
+      expect(error.message).toBe(message);
+    },
+  );
+
+  it('takes any settings for a middleware that declares no schema', async () => {
+    const chain = await chainOf([reverse], [{ name: 'reverse', settings: { anything: [1] } }]);
+    expect((await run(chain)).candidates.map((c) => c.name)).toEqual(['c', 'b', 'a']);
+  });
+
+  it('reads settings errors of a plugin by name, and hides what else its prepare throws', async () => {
+    const plugin = (error: unknown) => ({
+      name: 'plugin',
+      prepare: () => {
+        throw error;
+      },
+      handle: (c: TaskContext) => Promise.resolve(c),
+    });
+    const named = Object.assign(new Error('x'), {
+      name: 'SettingsError',
+      errors: [{ field: 'rules[2]', reason: 'is too vague' }],
+    });
+    const byName = await failure(chainOf([plugin(named)], ['plugin']), ConfigError);
+    expect(byName.message).toBe('middleware.chain[0].settings.rules[2]: is too vague');
+    const other = await failure(
+      chainOf([plugin(new Error('/secret/path: EACCES'))], ['plugin']),
+      ConfigError,
+    );
+    expect(other.message).toBe(
+      'middleware.chain[0].settings: could not be prepared (the reason is in the log)',
+    );
+  });
+
+  describe('through the management API', () => {
+    let store: SqliteChainSettingsStore;
+    let chain: ChainService;
+    let s: ReturnType<typeof scaled>;
+    const refused = new Set<string>();
+
+    beforeEach(async () => {
+      refused.clear();
+      store = new SqliteChainSettingsStore({ path: ':memory:' });
+      s = scaled('scaled', refused);
+      chain = await chainOf(
+        [s, reverse],
+        [{ name: 'scaled', settings: { factor: 1 } }, 'reverse'],
+        store,
+      );
+    });
+    afterEach(() => store.close());
+
+    it('refuses a replacement with bad settings, naming each field, and stores nothing', async () => {
+      const error = await failure(
+        chain.replace({
+          chain: [
+            'reverse',
+            { name: 'scaled', settings: { factor: 0.5, colour: 'red' } },
+            { fallback: [{ name: 'scaled', settings: {} }] },
+          ],
+        }),
+        ChainValidationError,
+      );
+      expect(error.errors).toEqual([
+        { field: 'chain[1].settings.colour', reason: 'is not a known setting' },
+        { field: 'chain[1].settings.factor', reason: 'must be >= 1' },
+        { field: 'chain[2].fallback[0].settings.factor', reason: 'is required' },
+      ]);
+      expect(await store.get()).toBeUndefined();
+    });
+
+    it('refuses settings that cannot be prepared, such as a file that cannot be read', async () => {
+      refused.add('gone');
+      const error = await failure(
+        chain.replace({ chain: [{ name: 'scaled', settings: { factor: 1, label: 'gone' } }] }),
+        ChainValidationError,
+      );
+      expect(error.errors).toEqual([
+        { field: 'chain[0].settings.label', reason: 'names a file that cannot be read (ENOENT)' },
+      ]);
+    });
+
+    it('refuses a patch with bad settings, naming the entry', async () => {
+      await chain.replace({
+        chain: ['reverse', { fallback: ['reverse', { name: 'scaled', settings: { factor: 3 } }] }],
+      });
+      const error = await failure(
+        chain.patch('1.1', { settings: { factor: -1 } }),
+        ChainValidationError,
+      );
+      expect(error.errors).toEqual([
+        { field: 'chain[1].fallback[1].settings.factor', reason: 'must be >= 1' },
+      ]);
+      expect((await chain.describe()).chain[1]).toMatchObject({
+        fallback: [{ name: 'reverse' }, { name: 'scaled', settings: { factor: 3 } }],
+      });
+    });
+
+    it('prepares a new chain once, before it is stored, and not again for its tasks', async () => {
+      expect(s.prepared).toBe(1);
+      await chain.replace({ chain: [{ name: 'scaled', settings: { factor: 4 } }] });
+      expect(s.prepared).toBe(2);
+      for (let i = 0; i < 3; i++) await run(chain);
+      expect(s.prepared).toBe(2);
+      expect(s.seen).toEqual([{ times: 4 }, { times: 4 }, { times: 4 }]);
+    });
+
+    it('keeps what was prepared for members a change leaves as they were', async () => {
+      await chain.patch('1', { enabled: false });
+      await chain.replace({ chain: ['reverse', { name: 'scaled', settings: { factor: 1 } }] });
+      expect(s.prepared).toBe(1);
+      await chain.patch('1', { settings: { factor: 2 } });
+      expect(s.prepared).toBe(2);
+    });
+
+    it("prepares another gateway's change once, at the first task that sees it", async () => {
+      const other = await chainOf([scaled(), reverse], ['reverse'], store);
+      await other.replace({ chain: [{ name: 'scaled', settings: { factor: 7 } }] });
+      expect(s.prepared).toBe(1);
+      for (let i = 0; i < 2; i++) await run(chain);
+      expect(s.prepared).toBe(2);
+      expect(s.seen).toEqual([{ times: 7 }, { times: 7 }]);
+    });
+
+    it('runs the configured chain while the stored one cannot be prepared here, and says why', async () => {
+      await store.save(
+        [{ name: 'scaled', settings: { factor: 1, label: 'here-only' }, enabled: true }],
+        0,
+      );
+      refused.add('here-only');
+      await run(chain);
+      await run(chain);
+      expect(s.prepared).toBe(2); // once for the configured chain, once for the stored one
+      const view = await chain.describe();
+      expect(view.source).toBe('configuration');
+      expect(view.storedChainError).toMatch(
+        /cannot run here, the configured one does: chain\[0\]\.settings\.label: names a file that cannot be read/,
+      );
+    });
+
+    it('runs the configured chain while the stored one has settings its middleware refuses', async () => {
+      await store.save([{ name: 'scaled', settings: { factor: 0 }, enabled: true }], 0);
+      expect(s.seen).toEqual([]);
+      await run(chain);
+      expect(s.seen).toEqual([{ times: 1 }]);
+      expect((await chain.describe()).storedChainError).toMatch(
+        /chain\[0\]\.settings\.factor: must be >= 1/,
+      );
+    });
   });
 });

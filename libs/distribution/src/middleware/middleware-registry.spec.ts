@@ -39,11 +39,36 @@ class ClashingModule {}
 @Module({ providers: [NotAMiddleware] })
 class EmptyModule {}
 
+@Injectable()
+class SchemaMiddleware extends TeamMiddleware {
+  override readonly name = 'with-schema';
+  readonly settingsSchema = {
+    type: 'object',
+    properties: { tag: { type: 'string', minLength: 1 } },
+    required: ['tag'],
+    additionalProperties: false,
+  };
+}
+
+@Module({ providers: [SchemaMiddleware] })
+class SchemaModule {}
+
+@Injectable()
+class BadSchemaMiddleware extends TeamMiddleware {
+  override readonly name = 'bad-schema';
+  readonly settingsSchema = { type: 'nonsense' };
+}
+
+@Module({ providers: [BadSchemaMiddleware] })
+class BadSchemaModule {}
+
 jest.mock('team-plugin', () => ({ default: TeamModule }), { virtual: true });
 jest.mock('named-plugin', () => ({ ProtesMiddlewareModule: TeamModule }), { virtual: true });
 jest.mock('clashing-plugin', () => ({ default: ClashingModule }), { virtual: true });
 jest.mock('empty-plugin', () => ({ default: EmptyModule }), { virtual: true });
 jest.mock('class-plugin', () => ({ default: TeamMiddleware }), { virtual: true });
+jest.mock('schema-plugin', () => ({ default: SchemaModule }), { virtual: true });
+jest.mock('bad-schema-plugin', () => ({ default: BadSchemaModule }), { virtual: true });
 
 /** The error a promise rejects with or a function throws (failing the test if neither). */
 async function configError(run: () => unknown): Promise<ConfigError> {
@@ -145,6 +170,25 @@ describe('MiddlewareRegistry', () => {
   it('stops the start on a module that provides no middleware', async () => {
     const error = await configError(() => start(['empty-plugin']));
     expect(error.message).toMatch(/module EmptyModule provides no middleware/);
+  });
+
+  it("checks a plugin middleware's settings against the schema it declares", async () => {
+    const error = await configError(() =>
+      start(['schema-plugin'], [{ name: 'with-schema', settings: { tag: '', other: 1 } }]),
+    );
+    expect(error.message).toBe(
+      'middleware.chain[0].settings.other: is not a known setting; middleware.chain[0].settings.tag: must NOT have fewer than 1 characters',
+    );
+    const app = await start(['schema-plugin'], [{ name: 'with-schema', settings: { tag: 'gpu' } }]);
+    expect(app.get(MiddlewareRegistry).lookup('with-schema')?.validate).toBeInstanceOf(Function);
+    await app.close();
+  });
+
+  it('stops the start on a settings schema that is not a valid JSON Schema', async () => {
+    const error = await configError(() => start(['bad-schema-plugin']));
+    expect(error.message).toMatch(
+      /^middleware "bad-schema" \(from module BadSchemaModule\) has a settingsSchema that is not a valid JSON Schema: /,
+    );
   });
 
   it('has only the built-ins without configured modules', async () => {

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Optional, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { ConfigError } from '@protes/config';
+import type { ValidateFunction } from 'ajv';
+import { settingsValidator } from './chain-settings';
 import { MIDDLEWARE_PLUGINS } from './custom-modules';
 import type { TaskMiddleware } from './middleware';
 
@@ -15,15 +17,34 @@ export const isTaskMiddleware = (value: unknown): value is TaskMiddleware =>
   (value as TaskMiddleware).name !== '' &&
   typeof (value as TaskMiddleware).handle === 'function';
 
+/** A registered middleware, with its settings schema compiled. */
+export interface Registered {
+  middleware: TaskMiddleware;
+  validate?: ValidateFunction;
+}
+
+function compile(middleware: TaskMiddleware, from: string): Registered {
+  const schema = middleware.settingsSchema;
+  if (schema === undefined) return { middleware };
+  try {
+    return { middleware, validate: settingsValidator(schema) };
+  } catch (error) {
+    throw new ConfigError(
+      `middleware "${middleware.name}" (from ${from}) has a settingsSchema that is not a valid JSON Schema: ${(error as Error).message}`,
+    );
+  }
+}
+
 /**
  * Every middleware a chain may name: the built-ins, and each provider of the configured middleware
  * modules (MIDDLEWARE_PLUGINS) that is a TaskMiddleware, found with Nest's DiscoveryService. Plugins
  * are recognised by shape, not by a decorator or a class of ours: a package built elsewhere cannot
- * share those. A name given twice, or a module providing no middleware, stops the start.
+ * share those. A name given twice, a module providing no middleware, or a `settingsSchema` that is
+ * no valid JSON Schema stops the start. Each settings schema is compiled once, here.
  */
 @Injectable()
 export class MiddlewareRegistry {
-  private collected?: Map<string, TaskMiddleware>;
+  private collected?: Map<string, Registered>;
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -32,6 +53,11 @@ export class MiddlewareRegistry {
   ) {}
 
   get(name: string): TaskMiddleware | undefined {
+    return this.middlewares().get(name)?.middleware;
+  }
+
+  /** The middleware and its compiled settings validator (none when it declares no schema). */
+  lookup(name: string): Registered | undefined {
     return this.middlewares().get(name);
   }
 
@@ -40,7 +66,7 @@ export class MiddlewareRegistry {
     return [...this.middlewares().keys()].sort();
   }
 
-  private middlewares(): Map<string, TaskMiddleware> {
+  private middlewares(): Map<string, Registered> {
     if (this.collected) return this.collected;
     const found = new Map<string, { middleware: TaskMiddleware; from: string }>();
     const add = (middleware: TaskMiddleware, from: string) => {
@@ -65,7 +91,9 @@ export class MiddlewareRegistry {
       }
       for (const middleware of provided) add(middleware, `module ${module.name}`);
     }
-    this.collected = new Map([...found].map(([name, { middleware }]) => [name, middleware]));
+    this.collected = new Map(
+      [...found].map(([name, { middleware, from }]) => [name, compile(middleware, from)]),
+    );
     return this.collected;
   }
 }

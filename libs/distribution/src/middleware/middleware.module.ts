@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
-import { BUILTIN_MIDDLEWARES } from './builtin';
+import { DiscoveryModule, ModuleRef } from '@nestjs/core';
+import { protesConfig, type ProtesConfig } from '@protes/config';
+import { BUILTIN_MIDDLEWARES, NODE_AVAILABILITY, registryAvailability } from './builtin';
 import { ChainService } from './chain.service';
 import { BUILTIN_MIDDLEWARE_INSTANCES, MiddlewareRegistry } from './middleware-registry';
 
@@ -12,6 +13,13 @@ import { BUILTIN_MIDDLEWARE_INSTANCES, MiddlewareRegistry } from './middleware-r
   imports: [DiscoveryModule],
   providers: [
     ...BUILTIN_MIDDLEWARES,
+    {
+      // What client-preference knows of nodes that are no candidates (down, or filtered out).
+      provide: NODE_AVAILABILITY,
+      useFactory: (moduleRef: ModuleRef, config: ProtesConfig) =>
+        registryAvailability(moduleRef, config.forwarding.timeoutMs),
+      inject: [ModuleRef, protesConfig.KEY],
+    },
     {
       provide: BUILTIN_MIDDLEWARE_INSTANCES,
       useFactory: (...middlewares: unknown[]) => middlewares,

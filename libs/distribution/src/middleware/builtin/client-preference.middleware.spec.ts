@@ -1,6 +1,7 @@
-import { MiddlewareError, MiddlewareRejection } from '../middleware';
+import { MiddlewareRejection } from '../middleware';
 import { ClientPreferenceMiddleware } from './client-preference.middleware';
-import { context, names, node, task } from './testing/fixtures';
+import type { NodeAvailability } from './node-availability';
+import { context, names, node, settingsErrors, task } from './testing/fixtures';
 
 describe('ClientPreferenceMiddleware', () => {
   const middleware = new ClientPreferenceMiddleware();
@@ -56,10 +57,89 @@ describe('ClientPreferenceMiddleware', () => {
     expect(names(await run({ 'protes.node': 'hd-1' }, { allow: true }))).toEqual(['hd-1']);
   });
 
-  it('fails naming a bad setting', async () => {
-    await expect(run({}, { allow: 'no' })).rejects.toThrow(
-      new MiddlewareError('setting "allow" must be true or false'),
-    );
-    await expect(run({}, { allowed: true })).rejects.toThrow('setting "allowed" is unknown');
+  it('takes allow as its only setting, and names a bad one', async () => {
+    expect(await settingsErrors(middleware, { allow: false })).toEqual([]);
+    expect(await settingsErrors(middleware, { allow: 'no' })).toEqual([
+      { field: 'allow', reason: 'must be boolean' },
+    ]);
+    expect(await settingsErrors(middleware, { allowed: true })).toEqual([
+      { field: 'allowed', reason: 'is not a known setting' },
+    ]);
+  });
+
+  describe('when a node the tags name is down', () => {
+    // Configured: the candidates, and hd-3 (eu-central) and bcn-2 (eu-south), which are not.
+    const configured = [
+      ...candidates.map((c) => ({ name: c.name, region: c.metadata.region })),
+      { name: 'hd-3', region: 'eu-central' },
+      { name: 'bcn-2', region: 'eu-south' },
+    ];
+    const down = new Map<string, number>();
+    const availability: NodeAvailability = {
+      nodes: () => configured,
+      downForMs: (name) => down.get(name),
+    };
+    const aware = new ClientPreferenceMiddleware(availability);
+    const only = (names: string[]) => candidates.filter((c) => names.includes(c.name));
+    const refusal = async (tags: Record<string, string>, offered = candidates) => {
+      const error = await aware.handle(context(offered, task({ tags }))).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MiddlewareRejection);
+      return error as MiddlewareRejection;
+    };
+    beforeEach(() => down.clear());
+
+    it('refuses with 503 and the seconds until its breaker lets a call through', async () => {
+      down.set('hd-3', 12_300);
+      const error = await refusal({ 'protes.node': 'hd-3' });
+      expect(error).toMatchObject({
+        status: 503,
+        field: 'tags.protes.node',
+        retryAfterSeconds: 13,
+      });
+      expect(error.message).toBe(
+        'tag protes.node names no available node: hd-3 is down right now (retry in 13 s)',
+      );
+    });
+
+    it('takes the soonest of several, at least a second', async () => {
+      down.set('hd-3', 40_000).set('bcn-2', 10);
+      const error = await refusal({ 'protes.node': 'hd-3,bcn-2,ghost' });
+      expect(error).toMatchObject({ status: 503, retryAfterSeconds: 1 });
+      expect(error.message).toMatch(/: hd-3, bcn-2 are down right now/);
+    });
+
+    it('refuses a region whose nodes are all down or filtered out with 503', async () => {
+      down.set('bcn-2', 5_000);
+      const error = await refusal({ 'protes.region': 'eu-south' }, only(['hd-1', 'hd-2']));
+      expect(error).toMatchObject({
+        status: 503,
+        field: 'tags.protes.region',
+        retryAfterSeconds: 5,
+      });
+    });
+
+    it('refuses two tags whose only common node is down with 503', async () => {
+      down.set('hd-3', 2_000);
+      const error = await refusal({ 'protes.node': 'hd-3,bcn-1', 'protes.region': 'eu-central' });
+      expect(error).toMatchObject({ status: 503, field: 'tags', retryAfterSeconds: 2 });
+    });
+
+    it('keeps 400 for names no node has, and for nodes that are up but not candidates', async () => {
+      down.set('hd-3', 2_000);
+      expect(await refusal({ 'protes.node': 'ghost' })).toMatchObject({ status: 400 });
+      expect(await refusal({ 'protes.node': 'bcn-2' })).toMatchObject({ status: 400 });
+      expect((await refusal({ 'protes.node': 'bcn-1' }, only(['hd-1']))).retryAfterSeconds).toBe(
+        undefined,
+      );
+    });
+
+    it('goes on with the named nodes that are up when one of them is down', async () => {
+      down.set('hd-3', 2_000);
+      expect(
+        names(
+          await aware.handle(context(candidates, task({ tags: { 'protes.node': 'hd-3,hd-1' } }))),
+        ),
+      ).toEqual(['hd-1']);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { TaskContext, TaskMiddleware } from '../middleware';
+import type { TaskContext } from '../middleware';
 import { decide } from './decide';
-import { checkKeys } from './settings';
+import { type BuiltinMiddleware, NoSettings } from './settings';
 import { normalizeUrl, remoteInputs, urlScheme } from './task-urls';
 
 /** `s3://` or `s3:`: a whole scheme. */
@@ -27,12 +27,14 @@ const reachesAll = (entries: readonly string[] | undefined, urls: readonly strin
  * is left, the chain fails the task.
  */
 @Injectable()
-export class DataAccessMiddleware implements TaskMiddleware {
+export class DataAccessMiddleware implements BuiltinMiddleware {
   readonly name = 'data-access';
+  readonly description =
+    'Keeps the nodes that can read every remote input and write every output, by their configured `storage.read` and `storage.write` lists: an entry that is a scheme (`s3://`) covers every URL of that scheme, any other entry every URL that starts with it, literally (end a directory with `/`). A node without a list reaches everything, `[]` nothing; inline inputs need no storage. It only filters: when no node is left, the task has no node.';
+  readonly settingsSchema = NoSettings;
 
   handle(context: TaskContext): Promise<TaskContext> {
     return decide(() => {
-      checkKeys(context.settings, []);
       const reads = remoteInputs(context.task).map((i) => normalizeUrl(i.url));
       const writes = (context.task.outputs ?? []).map((o) => normalizeUrl(o.url));
       const candidates = context.candidates.filter(

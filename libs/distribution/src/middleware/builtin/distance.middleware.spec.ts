@@ -1,11 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TesInput } from '@protes/tes';
-import { MiddlewareError } from '../middleware';
+import type { TesInput, TesTaskRequest } from '@protes/tes';
+import { MiddlewareError, type NodeCandidate, type SettingsFiles } from '../middleware';
+import { DirectorySettingsFiles } from '../settings-files';
 import { DistanceMiddleware } from './distance.middleware';
 import type { HostLookup } from './host-lookup';
-import { context, names, node, task } from './testing/fixtures';
+import { context, contextFor, names, node, settingsErrors, task } from './testing/fixtures';
 import { buildMmdb, cityAt } from './testing/mmdb-writer';
 
 const HEIDELBERG = { latitude: 49.3988, longitude: 8.6724 };
@@ -34,11 +35,22 @@ const noLookup: HostLookup = (host) => Promise.reject(new Error(`unexpected look
 
 describe('DistanceMiddleware', () => {
   const middleware = new DistanceMiddleware(noLookup);
-  const rank = async (urls: string[], extra: Record<string, unknown> = {}, m = middleware) =>
+  /** Handles a task as the chain would: settings checked and prepared first. */
+  const handle = async (
+    candidates: NodeCandidate[],
+    t: TesTaskRequest,
+    with_: Record<string, unknown> = settings,
+    m = middleware,
+    files?: SettingsFiles,
+  ) => m.handle(await contextFor(m, candidates, t, with_, files));
+  const rank = async (
+    urls: string[],
+    extra: Record<string, unknown> = {},
+    m = middleware,
+    files?: SettingsFiles,
+  ) =>
     names(
-      await m.handle(
-        context(nodes(), task({ inputs: inputs(...urls) }), { ...settings, ...extra }),
-      ),
+      await handle(nodes(), task({ inputs: inputs(...urls) }), { ...settings, ...extra }, m, files),
     );
 
   it('is named distance', () => {
@@ -100,7 +112,7 @@ describe('DistanceMiddleware', () => {
         },
       });
       const by = async (weightBySize: boolean) =>
-        names(await middleware.handle(context(nodes(), sized, { ...settings, weightBySize })));
+        names(await handle(nodes(), sized, { ...settings, weightBySize }));
       expect(await by(false)).toEqual(['bcn', 'hd', 'sto']);
       // 10 MB in Stockholm against 10 B + (unknown: the mean of the known, ≈ 5 MB) in Barcelona.
       expect(await by(true)).toEqual(['sto', 'hd', 'bcn']);
@@ -114,11 +126,7 @@ describe('DistanceMiddleware', () => {
           { path: '/in/unknown', url: 'gs://somewhere/b' },
         ],
       });
-      expect(names(await middleware.handle(context(nodes(), mixed, settings)))).toEqual([
-        'bcn',
-        'hd',
-        'sto',
-      ]);
+      expect(names(await handle(nodes(), mixed))).toEqual(['bcn', 'hd', 'sto']);
     });
   });
 
@@ -129,9 +137,7 @@ describe('DistanceMiddleware', () => {
         node('sick-bcn', { location: BARCELONA }, { healthy: false }),
         ...nodes(),
       ];
-      const out = await middleware.handle(
-        context(candidates, task({ inputs: inputs('https://ftp.crg.eu/a') }), settings),
-      );
+      const out = await handle(candidates, task({ inputs: inputs('https://ftp.crg.eu/a') }));
       expect(names(out)).toEqual(['bcn', 'hd', 'sto', 'nowhere', 'sick-bcn']);
     });
 
@@ -140,61 +146,68 @@ describe('DistanceMiddleware', () => {
         new MiddlewareError('no input of the task could be located'),
       );
       const inline = task({ inputs: [{ path: '/in/x', content: 'x' }] });
-      await expect(middleware.handle(context(nodes(), inline, settings))).rejects.toThrow(
-        MiddlewareError,
-      );
-      await expect(middleware.handle(context(nodes(), task(), settings))).rejects.toThrow(
-        MiddlewareError,
-      );
-      const unlocated = context(
+      await expect(handle(nodes(), inline)).rejects.toThrow(MiddlewareError);
+      await expect(handle(nodes(), task())).rejects.toThrow(MiddlewareError);
+      const unlocated = handle(
         [node('x'), node('y')],
         task({ inputs: inputs('s3://sthlm-data/a') }),
-        settings,
       );
-      await expect(middleware.handle(unlocated)).rejects.toThrow(
+      await expect(unlocated).rejects.toThrow(
         new MiddlewareError('no candidate node has a location'),
       );
+    });
+
+    it('fails naming "regions" when a node is in a region the settings do not define', async () => {
+      await expect(
+        handle([node('far', { region: 'mars' })], task({ inputs: inputs('s3://sthlm-data/a') })),
+      ).rejects.toThrow('node far is in region "mars", which setting "regions" does not define');
+    });
+
+    it('fails when its settings were not prepared (a chain always prepares them)', async () => {
+      await expect(
+        middleware.handle(
+          context(nodes(), task({ inputs: inputs('s3://sthlm-data/a') }), settings),
+        ),
+      ).rejects.toThrow(new MiddlewareError('its settings were not prepared'));
     });
   });
 
   describe('with a GeoIP database', () => {
     let dir: string;
+    let allowed: string;
     let geoipDatabase: string;
+    let files: SettingsFiles;
+    const database = buildMmdb([
+      { network: '127.0.0.1/32', data: cityAt(STOCKHOLM.latitude, STOCKHOLM.longitude) },
+      { network: '127.0.0.2/32', data: { country: { iso_code: 'XX' } } },
+      { network: '::1/128', data: cityAt(BARCELONA.latitude, BARCELONA.longitude) },
+    ]);
 
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), 'protes-distance-'));
-      geoipDatabase = join(dir, 'city.mmdb');
-      writeFileSync(
-        geoipDatabase,
-        buildMmdb([
-          { network: '127.0.0.1/32', data: cityAt(STOCKHOLM.latitude, STOCKHOLM.longitude) },
-          { network: '127.0.0.2/32', data: { country: { iso_code: 'XX' } } },
-          { network: '::1/128', data: cityAt(BARCELONA.latitude, BARCELONA.longitude) },
-        ]),
-      );
+      allowed = join(dir, 'geo');
+      mkdirSync(allowed);
+      geoipDatabase = join(allowed, 'city.mmdb');
+      writeFileSync(geoipDatabase, database);
+      files = new DirectorySettingsFiles([allowed]);
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+    const geo = (urls: string[], extra: Record<string, unknown> = {}, m = middleware) =>
+      rank(urls, { geoipDatabase, ...extra }, m, files);
+
     it('locates IP literal hosts without DNS', async () => {
-      expect(await rank(['http://127.0.0.1:8000/data/x'], { geoipDatabase, rules: [] })).toEqual([
+      expect(await geo(['http://127.0.0.1:8000/data/x'], { rules: [] })).toEqual([
         'sto',
         'hd',
         'bcn',
       ]);
-      expect(await rank(['ftp://[::1]/pub/x'], { geoipDatabase, rules: [] })).toEqual([
-        'bcn',
-        'hd',
-        'sto',
-      ]);
+      expect(await geo(['ftp://[::1]/pub/x'], { rules: [] })).toEqual(['bcn', 'hd', 'sto']);
     });
 
     it('prefers rules over the database', async () => {
       const rule = [{ host: '127.0.0.1', region: 'heidelberg' }];
-      expect(await rank(['http://127.0.0.1/x'], { geoipDatabase, rules: rule })).toEqual([
-        'hd',
-        'bcn',
-        'sto',
-      ]);
+      expect(await geo(['http://127.0.0.1/x'], { rules: rule })).toEqual(['hd', 'bcn', 'sto']);
     });
 
     it('resolves names through the injected lookup, once per host', async () => {
@@ -211,8 +224,8 @@ describe('DistanceMiddleware', () => {
         'https://data.example.org/b',
         'https://gone.example/c',
       ];
-      expect(await rank(urls, { geoipDatabase }, resolving)).toEqual(['sto', 'hd', 'bcn']);
-      expect(await rank(urls, { geoipDatabase }, resolving)).toEqual(['sto', 'hd', 'bcn']);
+      expect(await geo(urls, {}, resolving)).toEqual(['sto', 'hd', 'bcn']);
+      expect(await geo(urls, {}, resolving)).toEqual(['sto', 'hd', 'bcn']);
       expect(asked.sort()).toEqual(['data.example.org', 'gone.example']);
     });
 
@@ -223,48 +236,167 @@ describe('DistanceMiddleware', () => {
         return Promise.resolve('127.0.0.2');
       });
       const urls = ['s3://bucket/x', 'gs://bucket/y', 'file:///z', 'http://127.0.0.2/y'];
-      await expect(rank(urls, { geoipDatabase, rules: [] }, recording)).rejects.toThrow(
+      await expect(geo(urls, { rules: [] }, recording)).rejects.toThrow(
         'no input of the task could be located',
       );
       expect(asked).toEqual([]);
     });
 
-    it('fails naming geoipDatabase when the file cannot be read', async () => {
-      await expect(
-        rank(['http://127.0.0.1/x'], { geoipDatabase: join(dir, 'missing.mmdb') }),
-      ).rejects.toThrow(/^setting "geoipDatabase" names an unreadable database: ENOENT/);
+    it('reads the database once, when the settings are prepared, never per task', async () => {
+      const copy = join(allowed, 'once.mmdb');
+      writeFileSync(copy, database);
+      const ready = await contextFor(
+        middleware,
+        nodes(),
+        task({ inputs: inputs('http://127.0.0.1/x') }),
+        { regions, geoipDatabase: copy },
+        files,
+      );
+      rmSync(copy);
+      for (let i = 0; i < 2; i++) {
+        expect(names(await middleware.handle({ ...ready }))).toEqual(['sto', 'hd', 'bcn']);
+      }
+    });
+
+    it('reads a relative path from the working directory, within an allowed directory', async () => {
+      const relative = new DirectorySettingsFiles(['geo'], dir);
+      expect(
+        names(
+          await handle(
+            nodes(),
+            task({ inputs: inputs('http://127.0.0.1/x') }),
+            { regions, geoipDatabase: 'geo/city.mmdb' },
+            middleware,
+            relative,
+          ),
+        ),
+      ).toEqual(['sto', 'hd', 'bcn']);
+    });
+
+    it.each([
+      [
+        'outside the allowed directories',
+        () => join(dir, 'elsewhere.mmdb'),
+        /must name a file under a directory of middleware\.fileDirs/,
+      ],
+      [
+        'escaping them with ..',
+        () => join(allowed, '..', 'elsewhere.mmdb'),
+        /must name a file under/,
+      ],
+      ['missing', () => join(allowed, 'missing.mmdb'), /^cannot be read \(ENOENT\)$/],
+      ['a directory', () => allowed, /^is not a regular file$/],
+      [
+        'not a MaxMind database',
+        () => join(allowed, 'garbage.mmdb'),
+        /^is not a MaxMind database \(\.mmdb\)$/,
+      ],
+    ])('refuses a geoipDatabase %s, naming the setting', async (_case, path, reason) => {
+      writeFileSync(join(dir, 'elsewhere.mmdb'), database);
+      writeFileSync(join(allowed, 'garbage.mmdb'), 'not a database, and not to be echoed');
+      const errors = await settingsErrors(middleware, { geoipDatabase: path() }, files);
+      expect(errors).toEqual([{ field: 'geoipDatabase', reason: expect.stringMatching(reason) }]);
+      expect(JSON.stringify(errors)).not.toContain('echoed');
+      expect(JSON.stringify(errors)).not.toContain(dir);
+    });
+
+    it('refuses a link that leads out of the allowed directories', async () => {
+      writeFileSync(join(dir, 'outside.mmdb'), database);
+      symlinkSync(join(dir, 'outside.mmdb'), join(allowed, 'link.mmdb'));
+      expect(
+        await settingsErrors(middleware, { geoipDatabase: join(allowed, 'link.mmdb') }, files),
+      ).toEqual([
+        { field: 'geoipDatabase', reason: expect.stringMatching(/must name a file under/) },
+      ]);
+    });
+
+    it('refuses any file when no directory is allowed', async () => {
+      expect(await settingsErrors(middleware, { geoipDatabase })).toEqual([
+        {
+          field: 'geoipDatabase',
+          reason: 'names a file, but middleware.fileDirs allows no directory',
+        },
+      ]);
     });
   });
 
   describe('settings', () => {
+    it('takes good settings, and none at all', async () => {
+      expect(await settingsErrors(middleware, settings)).toEqual([]);
+      expect(await settingsErrors(middleware, {})).toEqual([]);
+      expect(
+        await settingsErrors(middleware, {
+          rules: [
+            {
+              prefix: 's3://a/',
+              host: '*.example.org',
+              location: { latitude: -90, longitude: 180 },
+            },
+          ],
+          regions: {},
+          weightBySize: true,
+        }),
+      ).toEqual([]);
+    });
+
     it.each([
-      [{ rule: [] }, 'setting "rule" is unknown'],
-      [{ rules: {} }, 'setting "rules" must be a list'],
-      [{ rules: [{ region: 'barcelona' }] }, 'setting "rules[0]" needs prefix or host'],
-      [{ rules: [{ host: 'a' }] }, 'setting "rules[0]" needs exactly one of location and region'],
+      [{ rule: [] }, 'rule', 'is not a known setting'],
+      [{ rules: {} }, 'rules', 'must be array'],
+      [{ rules: [{ region: 'barcelona' }] }, 'rules[0]', 'needs `prefix` or `host`'],
+      [{ rules: [{ host: 'a' }] }, 'rules[0]', 'needs exactly one of `location`, `region`'],
+      [
+        { rules: [{ host: 'a', region: 'barcelona', location: HEIDELBERG }] },
+        'rules[0]',
+        'needs exactly one of `location`, `region`',
+      ],
       [
         { rules: [{ host: 'a', region: 'mars' }] },
-        'setting "rules[0].region" names an unknown region "mars"',
+        'rules[0].region',
+        'names a region that setting "regions" does not define',
       ],
       [
         { rules: [{ host: '', region: 'barcelona' }] },
-        'setting "rules[0].host" must be a non-empty string',
+        'rules[0].host',
+        'must NOT have fewer than 1 characters',
       ],
       [
         { rules: [{ host: 'a', hosts: 'b', region: 'barcelona' }] },
-        'setting "rules[0].hosts" is unknown',
+        'rules[0].hosts',
+        'is not a known setting',
       ],
       [
         { rules: [{ prefix: 'x', location: { latitude: 0, longitude: 200 } }] },
-        'setting "rules[0].location.longitude"',
+        'rules[0].location.longitude',
+        'must be <= 180',
       ],
-      [{ regions: { x: 'here' } }, 'setting "regions.x" must be { latitude, longitude }'],
-      [{ geoipDatabase: 7 }, 'setting "geoipDatabase" must be the path of a MaxMind database file'],
-      [{ weightBySize: 'yes' }, 'setting "weightBySize" must be true or false'],
-    ])('refuses %j', async (bad, message) => {
-      const promise = rank(['https://ftp.crg.eu/a'], bad);
-      await expect(promise).rejects.toThrow(MiddlewareError);
-      await expect(promise).rejects.toThrow(message);
+      [
+        { rules: [{ prefix: 'x', location: { latitude: 91, longitude: 0 } }] },
+        'rules[0].location.latitude',
+        'must be <= 90',
+      ],
+      [{ regions: { x: 'here' } }, 'regions.x', 'must be object'],
+      [{ regions: { 'eu west': { latitude: 0 } } }, 'regions["eu west"].longitude', 'is required'],
+      [
+        { regions: { x: { latitude: 0, longitude: 0, altitude: 3 } } },
+        'regions.x.altitude',
+        'is not a known setting',
+      ],
+      [{ geoipDatabase: 7 }, 'geoipDatabase', 'must be string'],
+      [{ geoipDatabase: '' }, 'geoipDatabase', 'must NOT have fewer than 1 characters'],
+      [{ weightBySize: 'yes' }, 'weightBySize', 'must be boolean'],
+    ])('refuses %j, naming %s', async (bad, field, reason) => {
+      expect(await settingsErrors(middleware, bad)).toEqual([{ field, reason }]);
+    });
+
+    it('names every bad setting at once', async () => {
+      expect(
+        (
+          await settingsErrors(middleware, {
+            weightBySize: 1,
+            rules: [{ host: 'a', region: 'x' }, {}],
+          })
+        ).map((e) => e.field),
+      ).toEqual(['rules[1]', 'rules[1]', 'weightBySize']);
     });
   });
 });

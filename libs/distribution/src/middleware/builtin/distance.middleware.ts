@@ -1,41 +1,114 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { type Static, Type } from '@sinclair/typebox';
 import type { TesTaskRequest } from '@protes/tes';
 import {
   type GeoPoint,
   MiddlewareError,
+  SettingsError,
+  type SettingsFiles,
   type TaskContext,
-  type TaskMiddleware,
 } from '../middleware';
-import { haversineKm, nodeLocation, parseRegions, type Regions } from './geo';
+import { geoPointSchema, haversineKm, nodeLocation, type Regions } from './geo';
 import { CachedLookup, HOST_LOOKUP, type HostLookup, systemLookup } from './host-lookup';
 import { ascending, healthyFirst } from './ordering';
-import { booleanSetting, checkKeys, type Settings, settingError } from './settings';
-import { remoteInputs } from './task-urls';
-import { type LocationRule, parseRules, UrlLocator } from './url-location';
+import type { BuiltinMiddleware, Settings } from './settings';
+import { remoteInputs, normalizeUrl } from './task-urls';
+import {
+  type GeoipDatabase,
+  globToRegExp,
+  type LocationRule,
+  openGeoipDatabase,
+  UrlLocator,
+} from './url-location';
 
 /** Task tag prefix giving an input's size in bytes: `protes.size:<input path>` = "1048576". */
 const SIZE_TAG_PREFIX = 'protes.size:';
 
-interface DistanceSettings {
+const RuleSchema = Type.Object(
+  {
+    prefix: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Input URLs that start with this, literally (a bare absolute path stands for a `file://` URL, in the rule and in the task alike).',
+      }),
+    ),
+    host: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Input URLs whose host matches this pattern, case-insensitively: `*` stands for any run of characters (dots too), `?` for one.',
+      }),
+    ),
+    location: Type.Optional(geoPointSchema('Where that data is.')),
+    region: Type.Optional(
+      Type.String({ minLength: 1, description: 'Where that data is: a name from `regions`.' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    anyOf: [{ required: ['prefix'] }, { required: ['host'] }],
+    oneOf: [{ required: ['location'] }, { required: ['region'] }],
+    description:
+      'Matches with `prefix`, `host` or both (then both must match), and places with `location` or `region` (one of them).',
+  },
+);
+
+const DistanceSettingsSchema = Type.Object(
+  {
+    rules: Type.Optional(
+      Type.Array(RuleSchema, {
+        default: [],
+        description:
+          'Where data lives. For each remote input, the first rule that matches its URL gives its place.',
+      }),
+    ),
+    regions: Type.Optional(
+      Type.Record(Type.String(), geoPointSchema(), {
+        default: {},
+        description:
+          'Named places: for rules (`region`), and for nodes that are configured with a `region` and no `location`.',
+      }),
+    ),
+    geoipDatabase: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'A MaxMind database file (GeoIP2 or GeoLite2 City, `.mmdb`) that places inputs no rule matches, by the address of their host (http, https, ftp, ftps and sftp URLs; names are resolved by the system resolver, with a short timeout and a cache). It is read once, when the chain is set, and only from a directory listed in `middleware.fileDirs`.',
+      }),
+    ),
+    weightBySize: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Weigh each input by its size, from the `protes.size:<path>` tags, instead of counting each input once.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+type DistanceSettings = Static<typeof DistanceSettingsSchema>;
+
+const DistanceTagsSchema = Type.Object(
+  {},
+  {
+    patternProperties: {
+      [`^${SIZE_TAG_PREFIX.replace(/\./g, '\\.')}`]: Type.String({
+        title: `${SIZE_TAG_PREFIX}<path>`,
+        pattern: '^\\d+$',
+        description:
+          'The size in bytes of the input whose `path` follows the colon, e.g. `protes.size:/data/in.bam` = `"1048576"` (TES inputs carry no size). Read only with `weightBySize`; an input without a usable size weighs as much as the average input of known size.',
+      }),
+    },
+  },
+);
+
+/** The settings as each task uses them, made once per chain. */
+export interface DistancePrepared {
   rules: LocationRule[];
   regions: Regions;
-  geoipDatabase?: string;
+  geoip?: GeoipDatabase;
   weightBySize: boolean;
-}
-
-function parseSettings(settings: Settings): DistanceSettings {
-  checkKeys(settings, ['rules', 'regions', 'geoipDatabase', 'weightBySize']);
-  const regions = parseRegions(settings.regions);
-  const { geoipDatabase } = settings;
-  if (geoipDatabase !== undefined && (typeof geoipDatabase !== 'string' || !geoipDatabase)) {
-    throw settingError('geoipDatabase', 'must be the path of a MaxMind database file');
-  }
-  return {
-    rules: parseRules(settings.rules, regions),
-    regions,
-    geoipDatabase,
-    weightBySize: booleanSetting(settings, 'weightBySize', false),
-  };
 }
 
 function sizeOf(task: TesTaskRequest, path: string): number | undefined {
@@ -55,16 +128,62 @@ interface LocatedInput {
  * their incoming order; healthy nodes before unhealthy ones.
  */
 @Injectable()
-export class DistanceMiddleware implements TaskMiddleware {
+export class DistanceMiddleware implements BuiltinMiddleware<DistancePrepared> {
   readonly name = 'distance';
+  readonly description =
+    "Brings compute to the data: ranks the candidates by the total great-circle distance from each node to the task's remote inputs (inline inputs do not count), nearest first. An input is placed by the first rule that matches its URL, else by the GeoIP database; a node by its configured `location`, else by its `region` in `regions`. Nodes without a place come after all placed ones, equal totals keep their incoming order, and healthy nodes come before unhealthy ones. It fails (so that a fallback may run) when no input or no node can be placed.";
+  readonly settingsSchema = DistanceSettingsSchema;
+  readonly taskTagsSchema = DistanceTagsSchema;
   private readonly locator: UrlLocator;
 
   constructor(@Optional() @Inject(HOST_LOOKUP) lookup: HostLookup = systemLookup) {
     this.locator = new UrlLocator(new CachedLookup(lookup));
   }
 
-  async handle(context: TaskContext): Promise<TaskContext> {
-    const settings = parseSettings(context.settings);
+  /** Resolves regions in rules, compiles host patterns, and opens the GeoIP database once. */
+  async prepare(settings: Settings, files: SettingsFiles): Promise<DistancePrepared> {
+    const {
+      rules = [],
+      regions = {},
+      geoipDatabase,
+      weightBySize = false,
+    } = settings as DistanceSettings;
+    const places: Regions = new Map(Object.entries(regions));
+    const errors: { field: string; reason: string }[] = [];
+    const located = rules.flatMap((rule, i): LocationRule[] => {
+      const location =
+        rule.location ?? (rule.region === undefined ? undefined : places.get(rule.region));
+      if (!location) {
+        errors.push({
+          field: `rules[${i}].region`,
+          reason: 'names a region that setting "regions" does not define',
+        });
+        return [];
+      }
+      return [
+        {
+          ...(rule.prefix !== undefined && { prefix: normalizeUrl(rule.prefix) }),
+          ...(rule.host !== undefined && { host: globToRegExp(rule.host) }),
+          location,
+        },
+      ];
+    });
+    let geoip: GeoipDatabase | undefined;
+    if (geoipDatabase !== undefined) {
+      try {
+        geoip = openGeoipDatabase(await files.read('geoipDatabase', geoipDatabase));
+      } catch (error) {
+        if (error instanceof SettingsError) errors.push(...error.errors);
+        else errors.push({ field: 'geoipDatabase', reason: 'is not a MaxMind database (.mmdb)' });
+      }
+    }
+    if (errors.length) throw new SettingsError(errors);
+    return { rules: located, regions: places, geoip, weightBySize };
+  }
+
+  async handle(context: TaskContext<DistancePrepared>): Promise<TaskContext<DistancePrepared>> {
+    const settings = context.prepared;
+    if (!settings) throw new MiddlewareError('its settings were not prepared');
     const inputs = await this.locateInputs(context.task, settings);
     if (!inputs.length) throw new MiddlewareError('no input of the task could be located');
     const ranked = context.candidates.map((candidate) => {
@@ -88,11 +207,11 @@ export class DistanceMiddleware implements TaskMiddleware {
    */
   private async locateInputs(
     task: TesTaskRequest,
-    settings: DistanceSettings,
+    settings: DistancePrepared,
   ): Promise<LocatedInput[]> {
     const inputs = remoteInputs(task);
     const places = await Promise.all(
-      inputs.map((i) => this.locator.locate(i.url, settings.rules, settings.geoipDatabase)),
+      inputs.map((i) => this.locator.locate(i.url, settings.rules, settings.geoip)),
     );
     const located = inputs.flatMap((input, i) => {
       const at = places[i];

@@ -1,5 +1,4 @@
-import { MiddlewareError } from '../middleware';
-import { haversineKm, nodeLocation, parseGeoPoint, parseRegions } from './geo';
+import { haversineKm, nodeLocation } from './geo';
 import { node } from './testing/fixtures';
 
 describe('haversineKm', () => {
@@ -28,26 +27,9 @@ describe('haversineKm', () => {
   });
 });
 
-describe('settings of places', () => {
-  it('validates points and names the bad one', () => {
-    expect(parseGeoPoint({ latitude: 1, longitude: 2 }, 'x')).toEqual({
-      latitude: 1,
-      longitude: 2,
-    });
-    expect(() => parseGeoPoint({ latitude: 91, longitude: 0 }, 'regions.north')).toThrow(
-      new MiddlewareError('setting "regions.north.latitude" must be in [-90, 90]'),
-    );
-    expect(() => parseGeoPoint({ latitude: 0, longitude: '8' }, 'p')).toThrow(
-      'setting "p.longitude"',
-    );
-    expect(() => parseGeoPoint({ lat: 0, longitude: 0 }, 'p')).toThrow(
-      'setting "p.lat" is unknown',
-    );
-    expect(() => parseRegions([])).toThrow('setting "regions"');
-  });
-
+describe('nodeLocation', () => {
   it('locates a node by its location, else its region', () => {
-    const regions = parseRegions({ 'eu-south': { latitude: 41, longitude: 2 } });
+    const regions = new Map([['eu-south', { latitude: 41, longitude: 2 }]]);
     const here = { latitude: 1, longitude: 1 };
     expect(nodeLocation(node('a', { location: here, region: 'eu-south' }), regions)).toBe(here);
     expect(nodeLocation(node('b', { region: 'eu-south' }), regions)).toEqual({

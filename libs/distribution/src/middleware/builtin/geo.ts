@@ -1,5 +1,5 @@
-import { MiddlewareError, type GeoPoint, type NodeCandidate } from '../middleware';
-import { checkKeys, isRecord, settingError } from './settings';
+import { Type } from '@sinclair/typebox';
+import { type GeoPoint, MiddlewareError, type NodeCandidate } from '../middleware';
 
 /** Mean Earth radius (IUGG), km. */
 const EARTH_RADIUS_KM = 6371.0088;
@@ -15,30 +15,26 @@ export function haversineKm(a: GeoPoint, b: GeoPoint): number {
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
-const inRange = (value: unknown, limit: number): value is number =>
-  typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= limit;
-
-export function parseGeoPoint(value: unknown, setting: string): GeoPoint {
-  if (!isRecord(value)) throw settingError(setting, 'must be { latitude, longitude }');
-  checkKeys(value, ['latitude', 'longitude'], `${setting}.`);
-  const { latitude, longitude } = value;
-  if (!inRange(latitude, 90)) throw settingError(`${setting}.latitude`, 'must be in [-90, 90]');
-  if (!inRange(longitude, 180)) {
-    throw settingError(`${setting}.longitude`, 'must be in [-180, 180]');
-  }
-  return { latitude, longitude };
-}
+/** A place in settings: `{ latitude, longitude }` in degrees. */
+export const geoPointSchema = (description?: string) =>
+  Type.Object(
+    {
+      latitude: Type.Number({
+        minimum: -90,
+        maximum: 90,
+        description: 'Degrees north; south is negative.',
+      }),
+      longitude: Type.Number({
+        minimum: -180,
+        maximum: 180,
+        description: 'Degrees east; west is negative.',
+      }),
+    },
+    { additionalProperties: false, ...(description && { description }) },
+  );
 
 /** Named places, from `settings.regions: { name: { latitude, longitude } }`. */
 export type Regions = ReadonlyMap<string, GeoPoint>;
-
-export function parseRegions(value: unknown): Regions {
-  if (value === undefined) return new Map();
-  if (!isRecord(value)) throw settingError('regions', 'must map region names to locations');
-  return new Map(
-    Object.entries(value).map(([name, point]) => [name, parseGeoPoint(point, `regions.${name}`)]),
-  );
-}
 
 /** A node's place: its own location, else its region's; undefined when it declares neither. */
 export function nodeLocation(candidate: NodeCandidate, regions: Regions): GeoPoint | undefined {

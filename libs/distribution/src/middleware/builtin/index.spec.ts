@@ -2,7 +2,8 @@ import { Test } from '@nestjs/testing';
 import { readdirSync } from 'node:fs';
 import type { TaskMiddleware } from '../middleware';
 import { BUILTIN_MIDDLEWARES, RANDOM_SOURCE, RandomMiddleware } from './index';
-import { context, names, node } from './testing/fixtures';
+import { builtinInstances } from './reference';
+import { context, names, node, settingsErrors } from './testing/fixtures';
 
 describe('BUILTIN_MIDDLEWARES', () => {
   it('resolve as plain Nest providers, each named like its file', async () => {
@@ -26,4 +27,24 @@ describe('BUILTIN_MIDDLEWARES', () => {
     // Fisher–Yates drawing index 0 each time: a b c → c b a → b c a
     expect(names(out)).toEqual(['b', 'c', 'a']);
   });
+
+  describe.each(builtinInstances(BUILTIN_MIDDLEWARES).map((m) => [m.name, m] as const))(
+    '%s',
+    (_name, middleware) => {
+      it('declares its settings and describes itself', () => {
+        expect(middleware.settingsSchema).toMatchObject({
+          type: 'object',
+          additionalProperties: false,
+        });
+        expect(middleware.description.length).toBeGreaterThan(40);
+      });
+
+      it('takes no settings at all, and refuses one it does not know, naming it', async () => {
+        expect(await settingsErrors(middleware, {})).toEqual([]);
+        expect(await settingsErrors(middleware, { colour: 'blue' })).toEqual([
+          { field: 'colour', reason: 'is not a known setting' },
+        ]);
+      });
+    },
+  );
 });

@@ -1,5 +1,4 @@
 import type { Type } from '@nestjs/common';
-import type { TaskMiddleware } from '../middleware';
 import { ClientPreferenceMiddleware } from './client-preference.middleware';
 import { DataAccessMiddleware } from './data-access.middleware';
 import { DistanceMiddleware } from './distance.middleware';
@@ -8,6 +7,7 @@ import { RandomMiddleware } from './random.middleware';
 import { ResourcesMiddleware } from './resources.middleware';
 import { RoundRobinMiddleware } from './round-robin.middleware';
 import { TesCompatMiddleware } from './tes-compat.middleware';
+import type { BuiltinMiddleware } from './settings';
 import { WeightedMiddleware } from './weighted.middleware';
 
 export {
@@ -22,10 +22,19 @@ export {
   WeightedMiddleware,
 };
 export { HOST_LOOKUP, type HostLookup } from './host-lookup';
+export {
+  NODE_AVAILABILITY,
+  type NodeAvailability,
+  registryAvailability,
+} from './node-availability';
 export { RANDOM_SOURCE, type RandomSource } from './ordering';
+export type { BuiltinMiddleware } from './settings';
 
-/** Every built-in, to register as providers; each is found by its `name`. */
-export const BUILTIN_MIDDLEWARES: readonly Type<TaskMiddleware>[] = [
+/**
+ * Every built-in, to register as providers; each is found by its `name`. Each can also be made
+ * with `new` alone (every dependency is optional), as the reference generator does.
+ */
+export const BUILTIN_MIDDLEWARES: readonly Type<BuiltinMiddleware>[] = [
   RandomMiddleware,
   RoundRobinMiddleware,
   WeightedMiddleware,

@@ -1,6 +1,5 @@
-import { MiddlewareError } from '../middleware';
 import { RandomMiddleware } from './random.middleware';
-import { context, names, node } from './testing/fixtures';
+import { context, names, node, settingsErrors } from './testing/fixtures';
 import { seededRandom } from './testing/seeded-random';
 import { CHI_SQUARE_P001, chiSquare } from './testing/statistics';
 
@@ -69,8 +68,8 @@ describe('RandomMiddleware', () => {
   });
 
   it('refuses settings it does not have', async () => {
-    await expect(
-      new RandomMiddleware().handle(context(four, undefined, { seed: 1 })),
-    ).rejects.toThrow(new MiddlewareError('setting "seed" is unknown (known: none)'));
+    expect(await settingsErrors(new RandomMiddleware(), { seed: 1 })).toEqual([
+      { field: 'seed', reason: 'is not a known setting' },
+    ]);
   });
 });

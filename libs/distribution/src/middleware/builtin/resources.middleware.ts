@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { TesResources } from '@protes/tes';
 import { takesStrictBackendParameters } from '../../backend-parameters';
-import type { NodeMetadata, TaskContext, TaskMiddleware } from '../middleware';
+import type { NodeMetadata, TaskContext } from '../middleware';
 import { decide } from './decide';
-import { checkKeys } from './settings';
+import { type BuiltinMiddleware, NoSettings } from './settings';
 
 type Ceilings = NonNullable<NodeMetadata['resources']>;
 
@@ -35,12 +35,14 @@ function fits(wanted: TesResources, node: Ceilings): boolean {
  * `backendParameters` are its configured ones, else those its service-info advertises.
  */
 @Injectable()
-export class ResourcesMiddleware implements TaskMiddleware {
+export class ResourcesMiddleware implements BuiltinMiddleware {
   readonly name = 'resources';
+  readonly description =
+    "Keeps the nodes whose configured ceilings (`resources`: `cpuCores`, `ramGb`, `diskGb`, `preemptible`, `zones`, `backendParameters`) can take the task's `resources`. What either side leaves out does not constrain, except that with `backend_parameters_strict: true` a node must support every requested key (case-insensitively), and a node that declares none takes no strict key.";
+  readonly settingsSchema = NoSettings;
 
   handle(context: TaskContext): Promise<TaskContext> {
     return decide(() => {
-      checkKeys(context.settings, []);
       const wanted = context.task.resources;
       if (!wanted) return context;
       const candidates = context.candidates.filter((c) => fits(wanted, c.metadata.resources ?? {}));

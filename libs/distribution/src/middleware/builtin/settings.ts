@@ -1,34 +1,21 @@
-import { MiddlewareError } from '../middleware';
+import { type TSchema, Type } from '@sinclair/typebox';
+import type { TaskMiddleware } from '../middleware';
 
-/** A middleware's settings as the chain hands them over: unvalidated configuration. */
+/** A middleware's settings as the chain hands them over: valid against its settings schema. */
 export type Settings = Readonly<Record<string, unknown>>;
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/**
+ * A built-in middleware: a TaskMiddleware that declares its settings, and documents itself.
+ * docs/middleware-reference.md is generated from these (`npm run docs:middleware`).
+ */
+export interface BuiltinMiddleware<P = unknown> extends TaskMiddleware<P> {
+  /** What it does, in Markdown: the reference's paragraph on it. */
+  readonly description: string;
+  /** Its settings; `description`, `default` and `title` of each property appear in the reference. */
+  readonly settingsSchema: TSchema;
+  /** The task tags it reads, as a schema of `tags`: a property per tag, a pattern per tag family. */
+  readonly taskTagsSchema?: TSchema;
 }
 
-export function settingError(setting: string, problem: string): MiddlewareError {
-  return new MiddlewareError(`setting "${setting}" ${problem}`);
-}
-
-/** Refuses unknown keys, so that a misspelt setting fails loudly instead of being ignored. */
-export function checkKeys(
-  value: Readonly<Record<string, unknown>>,
-  known: readonly string[],
-  at = '',
-): void {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      throw settingError(
-        `${at}${key}`,
-        `is unknown (known: ${known.length ? known.join(', ') : 'none'})`,
-      );
-    }
-  }
-}
-
-export function booleanSetting(settings: Settings, key: string, fallback: boolean): boolean {
-  const value = settings[key] ?? fallback;
-  if (typeof value !== 'boolean') throw settingError(key, 'must be true or false');
-  return value;
-}
+/** The settings of a middleware that takes none: only `{}`. */
+export const NoSettings = Type.Object({}, { additionalProperties: false });

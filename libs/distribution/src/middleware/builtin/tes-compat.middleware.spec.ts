@@ -1,5 +1,6 @@
-import type { TesTaskRequest } from '@protes/tes';
-import { MiddlewareRejection } from '../middleware';
+import { schemaValidator, type TesTask, type TesTaskRequest, TesTaskSchema } from '@protes/tes';
+import { MiddlewareError, MiddlewareRejection } from '../middleware';
+import { implementsHook } from '../node-hooks';
 import { TesCompatMiddleware } from './tes-compat.middleware';
 import { context, names, node, task } from './testing/fixtures';
 
@@ -78,24 +79,101 @@ describe('TesCompatMiddleware', () => {
     expect(out.task).toBe(droppable);
   });
 
-  it('rewrites the task for a 1.0 node that comes first, without losing its meaning', async () => {
+  it('leaves the task as it is, whichever node comes first: each node gets its own at forwarding', async () => {
     const out = await middleware.handle(context([oldPatch, current], droppable));
     expect(names(out)).toEqual(['old-patch', 'current']);
-    expect(out.task).toEqual({
-      inputs: [
-        { path: '/in/a', url: 's3://b/a', type: 'FILE' },
-        { path: '/in/b', content: 'x', type: 'DIRECTORY' },
-      ],
-      outputs: [{ path: '/out/x', url: 's3://b/x', type: 'FILE' }],
-      executors: [{ image: 'alpine', command: ['true'] }],
-      resources: { cpu_cores: 2 },
-    });
-    expect(droppable.inputs?.[0]).toHaveProperty('streamable', true);
+    expect(out.task).toBe(droppable);
   });
 
-  it('adds no field a task did not have', async () => {
-    const out = await middleware.handle(context([old], task()));
-    expect(out.task).toStrictEqual(task());
+  it('implements the forNode and fromNode hooks, and no toClient', () => {
+    expect(implementsHook(middleware, 'forNode')).toBe(true);
+    expect(implementsHook(middleware, 'fromNode')).toBe(true);
+    expect(implementsHook(middleware, 'toClient')).toBe(false);
+  });
+
+  describe('forNode', () => {
+    it('rewrites the task for a 1.0 node, without losing its meaning', () => {
+      expect(middleware.forNode(droppable, oldPatch)).toEqual({
+        inputs: [
+          { path: '/in/a', url: 's3://b/a', type: 'FILE' },
+          { path: '/in/b', content: 'x', type: 'DIRECTORY' },
+        ],
+        outputs: [{ path: '/out/x', url: 's3://b/x', type: 'FILE' }],
+        executors: [{ image: 'alpine', command: ['true'] }],
+        resources: { cpu_cores: 2 },
+      });
+      expect(droppable.inputs?.[0]).toHaveProperty('streamable', true);
+    });
+
+    it('gives a 1.1 node, or one whose version is not known yet, the task as it is', () => {
+      expect(middleware.forNode(droppable, current)).toBe(droppable);
+      expect(middleware.forNode(droppable, unknown)).toBe(droppable);
+    });
+
+    it('adds no field a task did not have', () => {
+      expect(middleware.forNode(task(), old)).toStrictEqual(task());
+    });
+
+    it('fails for a 1.0 node a task that needs 1.1 (the chain changed since it ran)', () => {
+      const t = task({ executors: [{ image: 'a', command: ['x'], ignore_error: true }] });
+      expect(() => middleware.forNode(t, old)).toThrow(MiddlewareError);
+      expect(() => middleware.forNode(t, old)).toThrow(
+        'executors[0].ignore_error needs TES 1.1, and node old speaks TES 1.0.0',
+      );
+      expect(middleware.forNode(t, current)).toBe(t);
+    });
+  });
+
+  describe('fromNode', () => {
+    const valid = schemaValidator<TesTask>(TesTaskSchema);
+    /** A 1.0 answer as a protobuf-based server writes it: defaults left out, numbers. */
+    const sparse = {
+      id: 'r1',
+      inputs: [{ path: '/in/a', url: 's3://b/a', type: 'FILE' }],
+      executors: [{ image: 'alpine', command: ['true'] }],
+      logs: [
+        {
+          logs: [{ start_time: '2024-01-01T00:00:00Z' }, { exit_code: 3 }],
+          metadata: { host: 'w1', slurm_id: 123456 },
+          outputs: [{ url: 's3://b/x', path: '/out/x', size_bytes: 1024 }],
+        },
+        {},
+      ],
+    } as unknown as TesTask;
+
+    it('reads a 1.0 answer as TES 1.1: defaults filled in, numbers as strings', () => {
+      const read = middleware.fromNode(sparse, old);
+      expect(read).toEqual({
+        id: 'r1',
+        state: 'UNKNOWN',
+        inputs: [{ path: '/in/a', url: 's3://b/a', type: 'FILE' }],
+        executors: [{ image: 'alpine', command: ['true'] }],
+        logs: [
+          {
+            logs: [{ start_time: '2024-01-01T00:00:00Z', exit_code: 0 }, { exit_code: 3 }],
+            metadata: { host: 'w1', slurm_id: '123456' },
+            outputs: [{ url: 's3://b/x', path: '/out/x', size_bytes: '1024' }],
+          },
+          { logs: [], outputs: [] },
+        ],
+      });
+      expect(valid(read)).toBe(true);
+      expect(valid(sparse)).toBe(false);
+    });
+
+    it('leaves a complete 1.0 answer as it is', () => {
+      const complete: TesTask = {
+        id: 'r2',
+        state: 'COMPLETE',
+        executors: [{ image: 'alpine', command: ['true'] }],
+        logs: [{ logs: [{ exit_code: 0 }], outputs: [], system_logs: ['done'] }],
+      };
+      expect(middleware.fromNode(complete, old)).toEqual(complete);
+    });
+
+    it("leaves a 1.1 node's answer alone", () => {
+      expect(middleware.fromNode(sparse, current)).toBe(sparse);
+    });
   });
 
   it('leaves an empty candidate list for the chain to handle', async () => {

@@ -1,20 +1,27 @@
 import { Injectable } from '@nestjs/common';
-import type { TesTaskRequest } from '@protes/tes';
+import type {
+  TesExecutorLog,
+  TesOutputFileLog,
+  TesTask,
+  TesTaskLog,
+  TesTaskRequest,
+} from '@protes/tes';
 import {
+  MiddlewareError,
   MiddlewareRejection,
   type NodeCandidate,
   type TaskContext,
-  type TaskMiddleware,
 } from '../middleware';
+import type { HookNode, NodeHooks } from '../node-hooks';
 import { decide } from './decide';
-import { checkKeys } from './settings';
+import { type BuiltinMiddleware, NoSettings } from './settings';
 
 /** POSIX pattern characters (IEEE 1003.1-2017, 2.13), which TES 1.1 allows in output paths. */
 const GLOB = /[*?[]/;
 
 /** A node that reports a version before 1.1; one that reports none (yet) is taken as 1.1. */
-function isTes10(candidate: NodeCandidate): boolean {
-  const match = /^v?(\d+)\.(\d+)/.exec(candidate.metadata.tesVersion ?? '');
+function isTes10(node: Pick<NodeCandidate, 'metadata'>): boolean {
+  const match = /^v?(\d+)\.(\d+)/.exec(node.metadata.tesVersion ?? '');
   return !!match && (Number(match[1]) < 1 || (Number(match[1]) === 1 && Number(match[2]) < 1));
 }
 
@@ -56,6 +63,65 @@ function toTes10(task: TesTaskRequest): TesTaskRequest {
   };
 }
 
+/** Anything an answer may hold where a string belongs, as that string. */
+const text = (value: unknown): string =>
+  typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+
+/** What a node answered, read without trusting the types its spec promises. */
+type Loose<T> = { [K in keyof T]?: unknown };
+
+function executorLog10(log: Loose<TesExecutorLog>): TesExecutorLog {
+  const exit = log.exit_code;
+  return {
+    ...(log as TesExecutorLog),
+    exit_code: typeof exit === 'number' ? exit : exit === undefined ? 0 : Number(exit),
+  };
+}
+
+function outputLog10(log: Loose<TesOutputFileLog>): TesOutputFileLog {
+  return {
+    ...(log as TesOutputFileLog),
+    url: text(log.url ?? ''),
+    path: text(log.path ?? ''),
+    size_bytes: text(log.size_bytes ?? '0'),
+  };
+}
+
+function taskLog10(log: Loose<TesTaskLog>): TesTaskLog {
+  const { metadata, system_logs: systemLogs } = log;
+  return {
+    ...(log as TesTaskLog),
+    logs: Array.isArray(log.logs) ? log.logs.map(executorLog10) : [],
+    outputs: Array.isArray(log.outputs) ? log.outputs.map(outputLog10) : [],
+    ...(metadata !== undefined &&
+      typeof metadata === 'object' &&
+      metadata !== null && {
+        metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, text(v)])),
+      }),
+    ...(systemLogs !== undefined && {
+      system_logs: (Array.isArray(systemLogs) ? systemLogs : [systemLogs]).map(text),
+    }),
+  };
+}
+
+/**
+ * A TES 1.0 node's answer as TES 1.1 reads it. The two versions describe an answer alike (1.1 only
+ * added states a 1.0 node never reports), but 1.0 is defined from protobuf messages, whose JSON
+ * leaves out fields at their default (a state UNKNOWN, an exit code 0, empty lists), and some 1.0
+ * servers write numbers where 1.1 wants strings (metadata values, as the 1.0 specification's own
+ * example does; `size_bytes`). Those are filled in and turned into strings; nothing else changes.
+ */
+function fromTes10(remote: TesTask): TesTask {
+  const loose = remote as Loose<TesTask> & { id: string };
+  return {
+    ...remote,
+    state: remote.state ?? 'UNKNOWN',
+    ...(loose.logs !== undefined && {
+      logs: (Array.isArray(loose.logs) ? loose.logs : []).map(taskLog10),
+    }),
+  };
+}
+
 /**
  * TES versions on both sides.
  *
@@ -63,25 +129,25 @@ function toTes10(task: TesTaskRequest): TesTaskRequest {
  * added optional fields and made the file type optional), and the gateway has validated it as 1.1
  * already, so there is nothing to rewrite.
  *
- * Old nodes (by `metadata.tesVersion`): a task using a 1.1
- * feature that a 1.0 node would silently get wrong — wildcard output paths, `ignore_error: true`,
- * strict backend parameters — loses its 1.0 candidates, and is refused (400, naming the field)
- * when only 1.0 nodes were left. When the first candidate is a 1.0 node, the forwarded task is
- * rewritten as such a node takes it (see toTes10). A failover to a 1.1 node then gets that task
- * too: it means the same, without the hints (`streamable`, non-strict backend parameters). Run this
- * middleware after the strategy, so that the first candidate is the node that is tried first.
+ * Old nodes (by `metadata.tesVersion`): a task using a 1.1 feature that a 1.0 node would silently
+ * get wrong — wildcard output paths, `ignore_error: true`, strict backend parameters — loses its
+ * 1.0 candidates, and is refused (400, naming the field) when only 1.0 nodes were left. The task
+ * itself is left as it is: each node gets its own version at forwarding (forNode), so a 1.0 node
+ * gets the task as 1.0 takes it (see toTes10) and a failover to a 1.1 node gets it as the client
+ * sent it. What a 1.0 node answers is read as 1.1 (fromNode, see fromTes10).
  */
 @Injectable()
-export class TesCompatMiddleware implements TaskMiddleware {
+export class TesCompatMiddleware implements BuiltinMiddleware, NodeHooks {
   readonly name = 'tes-compat';
+  readonly description =
+    'Keeps tasks off TES 1.0 nodes (by the version their service-info reports) when they use a TES 1.1 feature such a node would get wrong (wildcard output paths, `ignore_error: true`, strict backend parameters), and refuses them (400, naming the field) when only 1.0 nodes were left. At forwarding, a 1.0 node gets the task as 1.0 takes it (1.1-only hints dropped, file `type` filled in) and any other node the task as the client sent it, failover included; what a 1.0 node answers is read as TES 1.1 (defaults its JSON leaves out filled in, numbers where 1.1 wants strings turned into strings). Its place in the chain does not matter.';
+  readonly settingsSchema = NoSettings;
 
   handle(context: TaskContext): Promise<TaskContext> {
     return decide(() => {
-      checkKeys(context.settings, []);
       const fields = fieldsNeeding11(context.task);
-      const candidates = fields.length
-        ? context.candidates.filter((c) => !isTes10(c))
-        : context.candidates;
+      if (!fields.length) return context;
+      const candidates = context.candidates.filter((c) => !isTes10(c));
       if (!candidates.length && context.candidates.length) {
         throw new MiddlewareRejection(
           `${fields.join(', ')} needs TES 1.1, and only TES 1.0 nodes could take this task`,
@@ -89,9 +155,27 @@ export class TesCompatMiddleware implements TaskMiddleware {
           fields[0],
         );
       }
-      const first = candidates[0];
-      const task = first && isTes10(first) ? toTes10(context.task) : context.task;
-      return { ...context, task, candidates };
+      return { ...context, candidates };
     });
+  }
+
+  /**
+   * The task as a 1.0 node takes it; other nodes get it as it is. A task that needs 1.1 reaches a
+   * 1.0 node only if the chain changed since it ran: this node must not get it then.
+   */
+  forNode(task: TesTaskRequest, node: HookNode): TesTaskRequest {
+    if (!isTes10(node)) return task;
+    const fields = fieldsNeeding11(task);
+    if (fields.length) {
+      throw new MiddlewareError(
+        `${fields.join(', ')} needs TES 1.1, and node ${node.name} speaks TES ${node.metadata.tesVersion}`,
+      );
+    }
+    return toTes10(task);
+  }
+
+  /** A 1.0 node's answer as 1.1 reads it; other nodes' answers as they are. */
+  fromNode(remote: TesTask, node: HookNode): TesTask {
+    return isTes10(node) ? fromTes10(remote) : remote;
   }
 }

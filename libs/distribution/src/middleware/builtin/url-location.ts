@@ -1,10 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { type CityResponse, Reader } from 'mmdb-lib';
 import type { GeoPoint } from '../middleware';
-import { parseGeoPoint, type Regions } from './geo';
 import type { CachedLookup } from './host-lookup';
-import { checkKeys, isRecord, settingError } from './settings';
 import { normalizeUrl, urlScheme } from './task-urls';
 
 /** Where data under a URL prefix, or on matching hosts, lives. Both matchers must match if given. */
@@ -26,39 +23,6 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`, 'i');
 }
 
-function optionalString(value: unknown, setting: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !value)
-    throw settingError(setting, 'must be a non-empty string');
-  return value;
-}
-
-/** `settings.rules`: [{ prefix?, host?, location? | region? }], tried in order. */
-export function parseRules(value: unknown, regions: Regions): LocationRule[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw settingError('rules', 'must be a list');
-  return value.map((rule: unknown, i): LocationRule => {
-    const at = `rules[${i}]`;
-    if (!isRecord(rule)) throw settingError(at, 'must be an object');
-    checkKeys(rule, ['prefix', 'host', 'location', 'region'], `${at}.`);
-    const prefix = optionalString(rule.prefix, `${at}.prefix`);
-    const host = optionalString(rule.host, `${at}.host`);
-    if (prefix === undefined && host === undefined) throw settingError(at, 'needs prefix or host');
-    if ((rule.location === undefined) === (rule.region === undefined)) {
-      throw settingError(at, 'needs exactly one of location and region');
-    }
-    const region = optionalString(rule.region, `${at}.region`);
-    const location =
-      region === undefined ? parseGeoPoint(rule.location, `${at}.location`) : regions.get(region);
-    if (!location) throw settingError(`${at}.region`, `names an unknown region "${region}"`);
-    return {
-      ...(prefix !== undefined && { prefix: normalizeUrl(prefix) }),
-      ...(host !== undefined && { host: globToRegExp(host) }),
-      location,
-    };
-  });
-}
-
 /** The URL's host in lower case without IPv6 brackets, or undefined. */
 function hostOf(url: string): string | undefined {
   try {
@@ -68,19 +32,26 @@ function hostOf(url: string): string | undefined {
   }
 }
 
+/** An offline GeoIP database (MaxMind DB format, GeoIP2/GeoLite2 City or alike). */
+export type GeoipDatabase = Reader<CityResponse>;
+
+/** Opens a MaxMind database read into memory; throws when the data is not one. */
+export function openGeoipDatabase(data: Buffer): GeoipDatabase {
+  return new Reader<CityResponse>(data);
+}
+
 /**
  * Locates storage URLs: first by the configured rules, then by an offline GeoIP (MaxMind mmdb)
- * database over the address of the URL's host. Never asks an online service.
+ * database over the address of the URL's host. Never asks an online service. The database is the
+ * one the settings named, read when the chain was set: nothing is read from disk here.
  */
 export class UrlLocator {
-  private readonly databases = new Map<string, Promise<Reader<CityResponse>>>();
-
   constructor(private readonly hosts: CachedLookup) {}
 
   async locate(
     url: string,
     rules: readonly LocationRule[],
-    geoipDatabase?: string,
+    database?: GeoipDatabase,
   ): Promise<GeoPoint | undefined> {
     const normalized = normalizeUrl(url);
     const host = hostOf(normalized);
@@ -90,27 +61,12 @@ export class UrlLocator {
         (r.host === undefined || (host !== undefined && r.host.test(host))),
     );
     if (rule) return rule.location;
-    if (!geoipDatabase || !host || !NETWORK_SCHEMES.has(urlScheme(normalized) ?? '')) {
+    if (!database || !host || !NETWORK_SCHEMES.has(urlScheme(normalized) ?? '')) {
       return undefined;
     }
     const address = isIP(host) ? host : await this.hosts.resolve(host);
     if (!address) return undefined;
-    const location = (await this.database(geoipDatabase)).get(address)?.location;
+    const location = database.get(address)?.location;
     return location && { latitude: location.latitude, longitude: location.longitude };
-  }
-
-  /** Each database file is read once; a failed read is retried by the next task. */
-  private database(path: string): Promise<Reader<CityResponse>> {
-    let database = this.databases.get(path);
-    if (!database) {
-      database = readFile(path)
-        .then((data) => new Reader<CityResponse>(data))
-        .catch((error: Error) => {
-          this.databases.delete(path);
-          throw settingError('geoipDatabase', `names an unreadable database: ${error.message}`);
-        });
-      this.databases.set(path, database);
-    }
-    return database;
   }
 }

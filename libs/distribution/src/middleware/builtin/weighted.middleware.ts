@@ -1,8 +1,8 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { TaskContext, TaskMiddleware } from '../middleware';
+import type { TaskContext } from '../middleware';
 import { decide } from './decide';
 import { ascending, healthyFirst, RANDOM_SOURCE, type RandomSource } from './ordering';
-import { checkKeys } from './settings';
+import { type BuiltinMiddleware, NoSettings } from './settings';
 
 /**
  * A random order drawn in proportion to `metadata.weight`, without replacement: the first node is
@@ -11,8 +11,11 @@ import { checkKeys } from './settings';
  * exactly that successive sampling. Weight 0 nodes come after all others, in their incoming order.
  */
 @Injectable()
-export class WeightedMiddleware implements TaskMiddleware {
+export class WeightedMiddleware implements BuiltinMiddleware {
   readonly name = 'weighted';
+  readonly description =
+    "A random order in proportion to each node's configured `weight`: a node comes first with probability its weight over the sum of the candidates' weights, the next one is drawn the same way from the others, and so on. Nodes of weight 0 come after all others, in their incoming order; healthy nodes come before unhealthy ones.";
+  readonly settingsSchema = NoSettings;
 
   constructor(
     @Optional() @Inject(RANDOM_SOURCE) private readonly random: RandomSource = Math.random,
@@ -20,7 +23,6 @@ export class WeightedMiddleware implements TaskMiddleware {
 
   handle(context: TaskContext): Promise<TaskContext> {
     return decide(() => {
-      checkKeys(context.settings, []);
       const drawn = context.candidates.map((candidate) => {
         const { weight } = candidate.metadata;
         const arrival = weight > 0 ? -Math.log(1 - this.random()) / weight : Infinity;

@@ -1,0 +1,46 @@
+/**
+ * @protes/middleware-sdk: what a proTES middleware plugin is built against. The contract the
+ * gateway calls (TaskMiddleware and its TaskContext), the errors it recognises, the tokens of what
+ * it lets a plugin inject, and base classes for the two common kinds of middleware. The test kit is
+ * `@protes/middleware-sdk/testing`.
+ */
+export type {
+  Caller,
+  GeoPoint,
+  NodeCandidate,
+  NodeHealth,
+  NodeMetadata,
+  SettingsFiles,
+  SettingsSchema,
+  TaskContext,
+  TaskMiddleware,
+} from './contract';
+export {
+  MiddlewareError,
+  MiddlewareRejection,
+  SettingsError,
+  type SettingsProblem,
+} from './errors';
+export { FilterMiddleware } from './filter.middleware';
+export { RankMiddleware } from './rank.middleware';
+export type {
+  TesExecutor,
+  TesFileType,
+  TesInput,
+  TesOutput,
+  TesResources,
+  TesTaskRequest,
+} from './tes-task';
+export {
+  HTTP_CLIENT,
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+  NODE_DIRECTORY,
+  NODE_LOAD,
+  type NodeDirectory,
+  type NodeInfo,
+  type NodeLoad,
+  PROTES_CONFIG,
+  type ProtesConfigView,
+} from './tokens';
