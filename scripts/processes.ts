@@ -103,6 +103,9 @@ export function startSimulator(sim: SimOptions, port = 0): Promise<Started> {
 
 /** Starts the gateway; configuration comes as PROTES_* variables (see the README). */
 export function startGateway(env: NodeJS.ProcessEnv, inheritOutput = false): Promise<Started> {
+  // Authentication is on by default; the demo, benchmarks and tests that do not test it run
+  // without, unless the caller or the shell turns it on (PROTES_AUTH__ENABLED).
+  env = { PROTES_AUTH__ENABLED: process.env.PROTES_AUTH__ENABLED ?? 'false', ...env };
   return startNode(GATEWAY_MAIN, [], { env, ready: GATEWAY_READY, inheritOutput });
 }
 

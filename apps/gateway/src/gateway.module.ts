@@ -3,11 +3,13 @@ import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { loadConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
 import { DistributionModule, MiddlewarePluginsModule } from '@protes/distribution';
-import { PersistenceModule } from '@protes/persistence';
+import { PersistenceModule, TaskStoreHealthIndicator } from '@protes/persistence';
+import { HealthController, readinessIndicators } from '@protes/server';
 import { TrackingModule } from '@protes/tracking';
+import { GatewayAuthModule } from './auth/gateway-auth.module';
 import { TesExceptionFilter } from './common/tes-exception.filter';
 import { DocsController } from './docs/docs.controller';
-import { HealthController } from './health/health.controller';
+import { NodesHealthIndicator } from './health/nodes.health';
 import { MetricsController } from './metrics/metrics.controller';
 import { MiddlewaresController } from './middlewares/middlewares.controller';
 import { NodesController } from './nodes/nodes.controller';
@@ -32,6 +34,7 @@ export class GatewayModule {
         MiddlewarePluginsModule.forRoot(config.middleware.modules),
         TrackingModule.forRoot({ runTracker: config.bus.driver === 'in-process' }),
         TerminusModule,
+        GatewayAuthModule.forRoot(config.auth),
       ],
       controllers: [
         TasksController,
@@ -42,7 +45,12 @@ export class GatewayModule {
         NodesController,
         MetricsController,
       ],
-      providers: [TasksService, { provide: APP_FILTER, useClass: TesExceptionFilter }],
+      providers: [
+        TasksService,
+        { provide: APP_FILTER, useClass: TesExceptionFilter },
+        // Ready: the store answers; nodes are reported but never make the gateway unready.
+        ...readinessIndicators([TaskStoreHealthIndicator, NodesHealthIndicator]),
+      ],
     };
   }
 }

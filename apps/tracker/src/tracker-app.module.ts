@@ -2,9 +2,10 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { loadConfig, protesConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
 import { MiddlewarePluginsModule } from '@protes/distribution';
-import { PersistenceModule } from '@protes/persistence';
+import { PersistenceModule, TaskStoreHealthIndicator } from '@protes/persistence';
+import { HealthController, readinessIndicators } from '@protes/server';
 import { TrackingModule } from '@protes/tracking';
-import { HealthController } from './health/health.controller';
+import { BusHealthIndicator } from './health/bus.health';
 import { TaskEventServer } from './task-event.server';
 import { TaskEventsController } from './task-events.controller';
 
@@ -29,6 +30,8 @@ export class TrackerAppModule {
           inject: [protesConfig.KEY],
           useFactory: ({ bus }: ProtesConfig) => TaskEventServer.fromConfig(bus),
         },
+        // Ready: the store answers and the task-event queue is consumed.
+        ...readinessIndicators([TaskStoreHealthIndicator, BusHealthIndicator]),
       ],
     };
   }

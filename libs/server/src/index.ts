@@ -1,2 +1,3 @@
 export * from './http-app';
 export * from './http-protocol';
+export * from './health';

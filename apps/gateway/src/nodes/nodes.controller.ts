@@ -1,10 +1,12 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { AdminOnly } from '@protes/auth';
 import { NodeRegistry, type NodeStatus } from '@protes/distribution';
 
 /**
  * proTES's own view of the federation: each node with its health, circuit breaker, load, TES
  * version, location and what it advertises. Node URLs and credentials are never shown.
  */
+@AdminOnly()
 @Controller('protes/v1/nodes')
 export class NodesController {
   constructor(private readonly registry: NodeRegistry) {}

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { CurrentPrincipal, ForwardedHeaders, type Principal } from '@protes/auth';
 import type {
   ListQuery,
   TesCreateTaskResponse,
@@ -19,26 +20,37 @@ export class TasksController {
   @HttpCode(200)
   async create(
     @Body(TaskRequestPipe) task: TesTaskRequest,
-    @Headers() headers: Record<string, string | string[] | undefined>,
+    @CurrentPrincipal() caller: Principal,
+    @ForwardedHeaders() headers: Readonly<Record<string, string | string[] | undefined>>,
   ): Promise<TesCreateTaskResponse> {
-    return { id: await this.tasks.create(task, undefined, headers) };
+    return { id: await this.tasks.create(task, caller, headers) };
   }
 
   @Get('tasks')
-  list(@Query(listQueryPipe) query: ListQuery): Promise<TesListTasksResponse> {
-    return this.tasks.list(query);
+  list(
+    @Query(listQueryPipe) query: ListQuery,
+    @CurrentPrincipal() caller: Principal,
+  ): Promise<TesListTasksResponse> {
+    return this.tasks.list(query, caller);
   }
 
   @Get('tasks/:id')
-  get(@Param('id') id: string, @Query(viewPipe) view: TesView): Promise<TesTask> {
-    return this.tasks.get(id, view);
+  get(
+    @Param('id') id: string,
+    @Query(viewPipe) view: TesView,
+    @CurrentPrincipal() caller: Principal,
+  ): Promise<TesTask> {
+    return this.tasks.get(id, view, caller);
   }
 
   // Fastify reads `::` as a literal colon: this is POST /tasks/{id}:cancel.
   @Post('tasks/:id(^.+)::cancel')
   @HttpCode(200)
-  async cancel(@Param('id') id: string): Promise<Record<string, never>> {
-    await this.tasks.cancel(id);
+  async cancel(
+    @Param('id') id: string,
+    @CurrentPrincipal() caller: Principal,
+  ): Promise<Record<string, never>> {
+    await this.tasks.cancel(id, caller);
     return {};
   }
 }

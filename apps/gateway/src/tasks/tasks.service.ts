@@ -1,4 +1,5 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
+import type { Principal } from '@protes/auth';
 import {
   InvalidPageTokenError,
   newTaskRecord,
@@ -7,6 +8,7 @@ import {
   TaskStore,
 } from '@protes/core';
 import { type Caller, ForwardingService } from '@protes/distribution';
+import type { ClientCaller } from '@protes/distribution/middleware/node-hooks';
 import {
   type ListQuery,
   type TesListTasksResponse,
@@ -23,7 +25,12 @@ import { toTesTask } from './task-presenter';
 /** Time-ordered ids: the store lists newest first by id and pages on it. */
 const newId = monotonicFactory();
 
-export const ANONYMOUS = 'anonymous';
+/** The caller as the middlewares' toClient hooks see it. */
+const clientOf = (caller: Principal): ClientCaller => ({
+  subject: caller.owner,
+  admin: caller.admin,
+  claims: caller.claims,
+});
 
 @Injectable()
 export class TasksService {
@@ -38,29 +45,46 @@ export class TasksService {
    * Runs the middleware chain, stores the task, then forwards it. A task the chain refuses (4xx) or
    * cannot place (503) is never stored; once stored, the client gets the id whatever happens next:
    * if no node takes the task, it can read why in the task's logs. Nothing leaves the process
-   * before the record is stored.
+   * before the record is stored. The task belongs to the caller; the chain sees the caller's owner
+   * id, the allow-listed `headers` and the claims `auth.exposeClaims` lets through.
    */
   async create(
     task: TesTaskRequest,
-    owner = ANONYMOUS,
-    headers: Caller['headers'] = {},
+    caller: Principal,
+    headers: Caller['headers'],
   ): Promise<string> {
     const id = newId().toLowerCase();
-    const route = await this.forwarding.route(id, task, { subject: owner, headers });
-    const record = await this.lifecycle.accept(newTaskRecord(id, owner, task));
+    const route = await this.forwarding.route(id, task, {
+      subject: caller.owner,
+      headers,
+      claims: caller.claims,
+    });
+    const record = await this.lifecycle.accept(newTaskRecord(id, caller.owner, task));
     const forwarded = await this.forwarding.forward(record, route);
     if (forwarded?.node) this.events.publish({ type: 'forwarded', taskId: record.id });
     return record.id;
   }
 
-  async get(id: string, view: TesView, owner = ANONYMOUS): Promise<TesTask> {
-    return toView(toTesTask(await this.find(id, owner)), view);
+  async get(id: string, view: TesView, caller: Principal): Promise<TesTask> {
+    const task = toTesTask(await this.find(id, caller));
+    if (!this.forwarding.hooks.answersClients(view)) return toView(task, view);
+    return toView(await this.forwarding.hooks.toClient(task, view, clientOf(caller)), view);
   }
 
-  async list(query: ListQuery, owner = ANONYMOUS): Promise<TesListTasksResponse> {
+  /** The caller's tasks; an administrator's list has everyone's. */
+  async list(query: ListQuery, caller: Principal): Promise<TesListTasksResponse> {
     try {
-      const page = await this.store.list({ ...query, owner });
-      const tasks = page.records.map((r) => toView(toTesTask(r), query.view));
+      const page = await this.store.list(
+        caller.admin ? { ...query } : { ...query, owner: caller.owner },
+      );
+      const hooks = this.forwarding.hooks;
+      const tasks = hooks.answersClients(query.view)
+        ? await Promise.all(
+            page.records.map(async (r) =>
+              toView(await hooks.toClient(toTesTask(r), query.view, clientOf(caller)), query.view),
+            ),
+          )
+        : page.records.map((r) => toView(toTesTask(r), query.view));
       return page.nextPageToken ? { tasks, next_page_token: page.nextPageToken } : { tasks };
     } catch (error) {
       if (error instanceof InvalidPageTokenError) {
@@ -76,15 +100,21 @@ export class TasksService {
    * Asks for the task to end. A terminal task is left as it is; an active one is marked and the
    * tracker cancels it on its node (and keeps retrying while the node does not answer).
    */
-  async cancel(id: string, owner = ANONYMOUS): Promise<void> {
-    await this.find(id, owner);
+  async cancel(id: string, caller: Principal): Promise<void> {
+    await this.find(id, caller);
     const updated = await this.lifecycle.requestCancel(id);
     if (updated?.cancelRequested) this.events.publish({ type: 'cancel-requested', taskId: id });
   }
 
-  private async find(id: string, owner: string): Promise<TaskRecord> {
+  /**
+   * Another caller's task answers as an unknown one (404, not 403), so that ids do not tell whose
+   * tasks exist. Administrators see every task.
+   */
+  private async find(id: string, caller: Principal): Promise<TaskRecord> {
     const record = await this.store.get(id);
-    if (!record || record.owner !== owner) throw new NotFoundException(`task ${id} not found`);
+    if (!record || (!caller.admin && record.owner !== caller.owner)) {
+      throw new NotFoundException(`task ${id} not found`);
+    }
     return record;
   }
 }
