@@ -1,3 +1,4 @@
+import type { ModuleRef } from '@nestjs/core';
 import { HttpService } from '@nestjs/axios';
 import {
   Inject,
@@ -334,4 +335,22 @@ export class NodeRegistry implements OnApplicationBootstrap, OnModuleDestroy {
     node.timer = setTimeout(() => void this.probe(node), delayMs);
     node.timer.unref();
   }
+}
+
+/**
+ * The application's NodeRegistry, found when first asked for: it belongs to DistributionModule,
+ * which plugins' modules do not import (a process without one knows no node).
+ */
+export function lazyNodeRegistry(moduleRef: ModuleRef): () => NodeRegistry | undefined {
+  let registry: NodeRegistry | null | undefined;
+  return () => {
+    if (registry === undefined) {
+      try {
+        registry = moduleRef.get(NodeRegistry, { strict: false });
+      } catch {
+        registry = null;
+      }
+    }
+    return registry ?? undefined;
+  };
 }

@@ -9,7 +9,7 @@ import type {
   ProtesConfigView,
 } from '@protes/middleware-sdk';
 import axios, { type AxiosResponseHeaders, type RawAxiosResponseHeaders } from 'axios';
-import { NodeRegistry } from '../node-registry';
+import { lazyNodeRegistry } from '../node-registry';
 
 /*
  * The gateway's side of the ports @protes/middleware-sdk names: what a plugin may inject. Each is
@@ -48,27 +48,9 @@ export function pluginConfig(config: ProtesConfig): ProtesConfigView {
   return deepFreeze(redact(config) as ProtesConfigView);
 }
 
-/**
- * The application's NodeRegistry, found when first asked for: it belongs to DistributionModule,
- * which plugins' modules do not import (a process without one knows no node).
- */
-function lazyRegistry(moduleRef: ModuleRef): () => NodeRegistry | undefined {
-  let registry: NodeRegistry | null | undefined;
-  return () => {
-    if (registry === undefined) {
-      try {
-        registry = moduleRef.get(NodeRegistry, { strict: false });
-      } catch {
-        registry = null;
-      }
-    }
-    return registry ?? undefined;
-  };
-}
-
 /** NodeDirectory over the registry: snapshots, so that a plugin cannot change what it holds. */
 export function registryDirectory(moduleRef: ModuleRef): NodeDirectory {
-  const find = lazyRegistry(moduleRef);
+  const find = lazyNodeRegistry(moduleRef);
   const list = async (): Promise<NodeInfo[]> => {
     const registry = find();
     if (!registry) return [];
@@ -87,7 +69,7 @@ export function registryDirectory(moduleRef: ModuleRef): NodeDirectory {
 
 /** NodeLoad over the registry (the same counts the chain's candidates carry). */
 export function registryLoad(moduleRef: ModuleRef): NodeLoad {
-  const find = lazyRegistry(moduleRef);
+  const find = lazyNodeRegistry(moduleRef);
   const all = async () => new Map((await find()?.nodeLoads()) ?? []);
   return { all, of: async (name) => (await all()).get(name) ?? 0 };
 }

@@ -1,5 +1,5 @@
 import type { ModuleRef } from '@nestjs/core';
-import { NodeRegistry } from '../../node-registry';
+import { lazyNodeRegistry } from '../../node-registry';
 
 /** What a middleware may know of the configured nodes beyond its candidates. */
 export interface NodeAvailability {
@@ -17,17 +17,7 @@ export const NODE_AVAILABILITY = Symbol('NODE_AVAILABILITY');
  * half-open with its one trial call under way, which ends within `trialMs` (the call timeout).
  */
 export function registryAvailability(moduleRef: ModuleRef, trialMs: number): NodeAvailability {
-  let registry: NodeRegistry | null | undefined;
-  const find = (): NodeRegistry | undefined => {
-    if (registry === undefined) {
-      try {
-        registry = moduleRef.get(NodeRegistry, { strict: false });
-      } catch {
-        registry = null;
-      }
-    }
-    return registry ?? undefined;
-  };
+  const find = lazyNodeRegistry(moduleRef);
   return {
     nodes: () =>
       (find()?.all() ?? []).map(({ name, metadata }) => ({ name, region: metadata.region })),
