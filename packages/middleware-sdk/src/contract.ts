@@ -1,4 +1,4 @@
-import type { TesTaskRequest } from './tes-task';
+import type { TesTask, TesTaskRequest, TesView } from './tes-task';
 
 /** A place on Earth, in degrees. */
 export interface GeoPoint {
@@ -122,9 +122,96 @@ export type SettingsSchema = Readonly<Record<string, unknown>>;
  * `files`), once per chain; it throws a SettingsError naming a setting it cannot use. A middleware
  * without `settingsSchema` gets whatever settings the chain names.
  */
-export interface TaskMiddleware<P = unknown> {
+export interface TaskMiddleware<P = unknown> extends NodeHooks<P> {
   readonly name: string;
   readonly settingsSchema?: SettingsSchema;
   prepare?(settings: Readonly<Record<string, unknown>>, files: SettingsFiles): P | Promise<P>;
   handle(context: TaskContext<P>): Promise<TaskContext<P>>;
+}
+
+/*
+ * What a middleware may do besides `handle`, all optional: act per target node when the task is
+ * forwarded (forNode), read what a node answers before the gateway stores it (fromNode), and shape
+ * what the gateway answers a client (toClient). The gateway finds them by shape on the middleware
+ * and runs them over the chain in effect, in chain order; see the gateway's
+ * docs/middleware-hooks.md.
+ */
+
+/** A node as the hooks see it. */
+export interface HookNode {
+  readonly name: string;
+  readonly metadata: NodeMetadata;
+  readonly health: NodeHealth;
+}
+
+/** What every hook gets of its middleware's entry in the chain in effect. */
+export interface HookSettings<P = unknown> {
+  /** The middleware's settings in the chain ({} when none). */
+  readonly settings: Readonly<Record<string, unknown>>;
+  /** What its `prepare` made of them; undefined for a middleware without `prepare`. */
+  readonly prepared?: P;
+}
+
+export interface ForNodeContext<P = unknown> extends HookSettings<P> {
+  readonly taskId: string;
+  /** The task as the client sent it. */
+  readonly received: Readonly<TesTaskRequest>;
+  /** Who owns the task (the chain's `caller.subject`; headers and claims are not kept). */
+  readonly owner: string;
+}
+
+export interface FromNodeContext<P = unknown> extends HookSettings<P> {
+  /** The gateway's id of the task. */
+  readonly taskId: string;
+  /** The node's id of the task. */
+  readonly remoteId: string;
+}
+
+/** Who asks for the task. */
+export interface ClientCaller {
+  /** The caller's owner id (what tasks record as their owner). */
+  readonly subject: string;
+  /** An administrator, who sees every task. */
+  readonly admin: boolean;
+  /** The token claims the operator lets through (`auth.exposeClaims`). */
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+export interface ToClientContext<P = unknown> extends HookSettings<P> {
+  /** The view the client asked for: BASIC or FULL (toView shapes the answer after the hooks). */
+  readonly view: Exclude<TesView, 'MINIMAL'>;
+  readonly caller: ClientCaller;
+}
+
+/**
+ * The optional per-node hooks of a middleware. Each gets a copy and returns the (possibly changed)
+ * value, at once or as a promise; a hook that throws, or returns something the gateway cannot use
+ * (see below), has failed.
+ */
+export interface NodeHooks<P = unknown> {
+  /**
+   * The task as `node` will get it, at each attempt to hand it to a node. The result must be a
+   * valid TES task. The gateway's `protes_id` tag and its backend parameter rules are applied
+   * after the hooks.
+   */
+  forNode?(
+    task: TesTaskRequest,
+    node: HookNode,
+    context: ForNodeContext<P>,
+  ): TesTaskRequest | Promise<TesTaskRequest>;
+  /**
+   * What `node` answered of its task (the FULL view), before the tracker reports it. The result
+   * must be a valid TES 1.1 task with the same id.
+   */
+  fromNode?(
+    remote: TesTask,
+    node: HookNode,
+    context: FromNodeContext<P>,
+  ): TesTask | Promise<TesTask>;
+  /**
+   * The task as the gateway answers a client. The result must keep `id` and `state` and hold only
+   * the fields TES 1.1 defines: whatever a middleware adds goes in the string maps meant for it
+   * (`logs[].metadata`, `tags`).
+   */
+  toClient?(task: TesTask, context: ToClientContext<P>): TesTask | Promise<TesTask>;
 }

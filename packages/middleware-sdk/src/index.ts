@@ -21,6 +21,15 @@ export {
   SettingsError,
   type SettingsProblem,
 } from './errors';
+export type {
+  ClientCaller,
+  ForNodeContext,
+  FromNodeContext,
+  HookNode,
+  HookSettings,
+  NodeHooks,
+  ToClientContext,
+} from './contract';
 export { FilterMiddleware } from './filter.middleware';
 export { RankMiddleware } from './rank.middleware';
 export type {
@@ -28,8 +37,14 @@ export type {
   TesFileType,
   TesInput,
   TesOutput,
+  TesExecutorLog,
+  TesOutputFileLog,
   TesResources,
+  TesState,
+  TesTask,
+  TesTaskLog,
   TesTaskRequest,
+  TesView,
 } from './tes-task';
 export {
   HTTP_CLIENT,

@@ -63,3 +63,56 @@ export interface TesResources {
   backend_parameters?: Record<string, string>;
   backend_parameters_strict?: boolean;
 }
+
+/** The task states of TES 1.1. */
+export type TesState =
+  | 'UNKNOWN'
+  | 'QUEUED'
+  | 'INITIALIZING'
+  | 'RUNNING'
+  | 'PAUSED'
+  | 'COMPLETE'
+  | 'EXECUTOR_ERROR'
+  | 'SYSTEM_ERROR'
+  | 'CANCELED'
+  | 'PREEMPTED'
+  | 'CANCELING';
+
+/** How much of a task an answer carries. */
+export type TesView = 'MINIMAL' | 'BASIC' | 'FULL';
+
+export interface TesExecutorLog {
+  start_time?: string;
+  end_time?: string;
+  stdout?: string;
+  stderr?: string;
+  exit_code: number;
+}
+
+export interface TesOutputFileLog {
+  url: string;
+  path: string;
+  /** A decimal string (int64). */
+  size_bytes: string;
+}
+
+export interface TesTaskLog {
+  logs: TesExecutorLog[];
+  metadata?: Record<string, string>;
+  start_time?: string;
+  end_time?: string;
+  outputs: TesOutputFileLog[];
+  system_logs?: string[];
+}
+
+/**
+ * A task as a TES server answers it (what the per-node hooks read and return): the request's
+ * fields, all optional, with the server's own. Checked against the gateway's definition like the
+ * request.
+ */
+export interface TesTask extends Partial<TesTaskRequest> {
+  id: string;
+  state: TesState;
+  logs?: TesTaskLog[];
+  creation_time?: string;
+}

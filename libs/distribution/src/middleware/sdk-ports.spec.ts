@@ -12,10 +12,11 @@ import {
   PROTES_CONFIG,
   type ProtesConfigView,
   type TaskContext,
+  type TesTask as SdkTask,
   type TesTaskRequest as SdkTaskRequest,
 } from '@protes/middleware-sdk';
 import { PersistenceModule } from '@protes/persistence';
-import type { TesTaskRequest } from '@protes/tes';
+import type { TesTask, TesTaskRequest } from '@protes/tes';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DistributionModule } from '../distribution.module';
@@ -50,6 +51,11 @@ type Same<A, B> =
 describe('the SDK contract', () => {
   it("restates the gateway's TES task request exactly (a type check: it does not compile otherwise)", () => {
     const same: Same<SdkTaskRequest, TesTaskRequest> = true;
+    expect(same).toBe(true);
+  });
+
+  it("restates the gateway's TES task (what the hooks read and return) exactly", () => {
+    const same: Same<SdkTask, TesTask> = true;
     expect(same).toBe(true);
   });
 });
