@@ -11,7 +11,7 @@ import { ForwardingService } from './forwarding.service';
 import { TaskRejectedException } from './middleware/chain.service';
 import { MiddlewarePluginsModule } from './middleware/custom-modules';
 import { MiddlewareRejection, type TaskContext } from './middleware/middleware';
-import type { HookNode } from './middleware/node-hooks';
+import type { HookNode } from '@protes/middleware-sdk';
 import { NodeRegistry } from './node-registry';
 
 /**

@@ -8,7 +8,7 @@ import {
   TaskStore,
 } from '@protes/core';
 import { type Caller, ForwardingService } from '@protes/distribution';
-import type { ClientCaller } from '@protes/distribution/middleware/node-hooks';
+import type { ClientCaller } from '@protes/middleware-sdk';
 import {
   type ListQuery,
   type TesListTasksResponse,

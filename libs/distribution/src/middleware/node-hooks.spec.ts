@@ -1,21 +1,19 @@
 import { HttpException } from '@nestjs/common';
+import type {
+  ClientCaller,
+  ForNodeContext,
+  FromNodeContext,
+  HookNode,
+  NodeHooks,
+  ToClientContext,
+} from '@protes/middleware-sdk';
 import type { TesTask, TesTaskRequest } from '@protes/tes';
 import type { PreparedChain, PreparedMember } from './chain-settings';
 import type { ChainService } from './chain.service';
 import type { TaskContext, TaskMiddleware } from './middleware';
 import type { ChainEntry, ChainMiddleware } from './middleware-chain.config';
 import type { MiddlewareRegistry } from './middleware-registry';
-import {
-  type ClientCaller,
-  type ForNodeContext,
-  type FromNodeContext,
-  type HookNode,
-  hooksOf,
-  implementsHook,
-  MiddlewareHooks,
-  type NodeHooks,
-  type ToClientContext,
-} from './node-hooks';
+import { hooksOf, implementsHook, MiddlewareHooks } from './node-hooks';
 
 type Hooked = TaskMiddleware & NodeHooks;
 

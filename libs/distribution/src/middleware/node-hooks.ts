@@ -39,17 +39,6 @@ import { MiddlewareRegistry } from './middleware-registry';
  *   FULL views, MINIMAL being only the id and state, which a hook may not change).
  */
 
-// The hooks' types are part of the SDK's contract; exported here too for the gateway's code.
-export type {
-  ClientCaller,
-  ForNodeContext,
-  FromNodeContext,
-  HookNode,
-  HookSettings,
-  NodeHooks,
-  ToClientContext,
-} from '@protes/middleware-sdk';
-
 export type HookName = keyof NodeHooks;
 const HOOK_NAMES: readonly HookName[] = ['forNode', 'fromNode', 'toClient'];
 

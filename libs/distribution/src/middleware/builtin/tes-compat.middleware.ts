@@ -12,7 +12,7 @@ import {
   type NodeCandidate,
   type TaskContext,
 } from '../middleware';
-import type { HookNode, NodeHooks } from '../node-hooks';
+import type { HookNode, NodeHooks } from '@protes/middleware-sdk';
 import { decide } from './decide';
 import { type BuiltinMiddleware, NoSettings } from './settings';
 
