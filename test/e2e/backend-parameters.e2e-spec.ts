@@ -14,6 +14,7 @@ import {
   startSimulators,
   TES_PATH,
   waitFor,
+  e2eGatewayEnv,
 } from './helpers';
 
 /**
@@ -43,17 +44,7 @@ function gatewayEnv(): NodeJS.ProcessEnv {
     // A node may refuse a task it cannot run: that must not open its breaker in these tests.
     health: { probeIntervalMs: 200, failureThreshold: 10, coolDownMs: 1000 },
   }));
-  return {
-    PROTES_CONFIG: '',
-    PROTES_STORE__DRIVER: 'sqlite',
-    PROTES_SERVER__PORT: '0',
-    PROTES_STORE__SQLITE_PATH: join(dir, 'protes.db'),
-    PROTES_NODES: JSON.stringify(nodes),
-    PROTES_TRACKER__MIN_POLL_MS: '50',
-    PROTES_TRACKER__MAX_POLL_MS: '300',
-    PROTES_FORWARDING__TIMEOUT_MS: '2000',
-    PROTES_LOG__LEVEL: 'warn',
-  };
+  return e2eGatewayEnv(dir, nodes);
 }
 
 const task = (

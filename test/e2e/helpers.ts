@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { NodeStatus } from '@protes/distribution';
 import type { TSchema } from '@sinclair/typebox';
 import {
@@ -401,4 +402,28 @@ export function loggedErrors(process: Started): string {
         line.trim() !== '' && !/^\(node:\d+\) \w*Warning|^\(Use `node --trace-warnings/.test(line),
     );
   return tail(errors.join('\n'));
+}
+
+/**
+ * The environment of a gateway for an end-to-end suite: standalone on a SQLite file in `dir`, a
+ * free port, `nodes` as PROTES_NODES, the tracker polling fast and a short forwarding timeout so
+ * that the suite runs in seconds. `extra` adds or overrides variables.
+ */
+export function e2eGatewayEnv(
+  dir: string,
+  nodes: readonly object[],
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PROTES_CONFIG: '',
+    PROTES_STORE__DRIVER: 'sqlite',
+    PROTES_SERVER__PORT: '0',
+    PROTES_STORE__SQLITE_PATH: join(dir, 'protes.db'),
+    PROTES_NODES: JSON.stringify(nodes),
+    PROTES_TRACKER__MIN_POLL_MS: '50',
+    PROTES_TRACKER__MAX_POLL_MS: '300',
+    PROTES_FORWARDING__TIMEOUT_MS: '2000',
+    PROTES_LOG__LEVEL: 'warn',
+    ...extra,
+  };
 }

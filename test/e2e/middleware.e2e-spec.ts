@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import type { MiddlewareDecision } from '@protes/persistence';
 import type { ErrorResponse, TesTask, TesTaskRequest } from '@protes/tes';
 import { startGateway, startSimulator, type Started } from '../../scripts/processes';
-import { accepting, CheckedApi, metadataOf, simCall, tail, TES_PATH, waitFor } from './helpers';
+import {
+  accepting,
+  CheckedApi,
+  e2eGatewayEnv,
+  metadataOf,
+  simCall,
+  tail,
+  TES_PATH,
+  waitFor,
+} from './helpers';
 
 /**
  * The middleware chain end to end: the compiled gateway (`npm run build`) in front of three
@@ -37,23 +46,14 @@ function gatewayEnv(): NodeJS.ProcessEnv {
     ...NODES[name],
     health: { probeIntervalMs: 200, failureThreshold: 2, coolDownMs: 1000 },
   }));
-  return {
-    PROTES_CONFIG: '',
-    PROTES_STORE__DRIVER: 'sqlite',
-    PROTES_SERVER__PORT: '0',
-    PROTES_STORE__SQLITE_PATH: join(dir, 'protes.db'),
-    PROTES_NODES: JSON.stringify(nodes),
-    PROTES_TRACKER__MIN_POLL_MS: '50',
-    PROTES_TRACKER__MAX_POLL_MS: '300',
-    PROTES_FORWARDING__TIMEOUT_MS: '2000',
-    PROTES_LOG__LEVEL: 'warn',
+  return e2eGatewayEnv(dir, nodes, {
     // The plugin, by configuration alone: a path from the working directory (the repository).
     PROTES_MIDDLEWARE__MODULES: '["./examples/protes-middleware-example"]',
     PROTES_MIDDLEWARE__CHAIN: JSON.stringify([
       { name: 'reject-large-tasks', settings: { maxCpuCores: 8 } },
       { name: 'prefer-tagged-node', settings: { tag: 'gpu' } },
     ]),
-  };
+  });
 }
 
 async function launch(): Promise<void> {
