@@ -580,6 +580,15 @@ describe('HTTP as clients speak it', () => {
     expectJsonError(await call('GET', `${TES_BASE}/tasks/%E0%A4%A`, CURL), 400);
   });
 
+  it('answers a body nested thousands deep with 400 and the JSON error body, storing nothing', async () => {
+    const before = await call('GET', `${TES_BASE}/tasks?view=MINIMAL&page_size=2048`, CURL);
+    const tags = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const body = `{"executors":[{"image":"alpine","command":["true"]}],"tags":${tags}}`;
+    expectJsonError(await call('POST', `${TES_BASE}/tasks`, [...CURL, ...JSON_CT], body), 400);
+    const after = await call('GET', `${TES_BASE}/tasks?view=MINIMAL&page_size=2048`, CURL);
+    expect(after.body).toBe(before.body);
+  });
+
   it('accepts and ignores Basic and Bearer sent together', async () => {
     const both: HeaderList = [
       ['Authorization', 'Basic YWxpY2U6czNjcmV0'],

@@ -14,6 +14,33 @@ import type { Socket } from 'node:net';
 
 /** Longer request targets get 414, as common servers do (nginx and Apache allow about 8 KiB). */
 export const MAX_URL_LENGTH = 8192;
+/**
+ * Deepest nesting of arrays and objects a JSON body may have. A TES task nests about six deep;
+ * thousands of levels would overflow the stack of every recursive step after parsing (copying,
+ * validating) and answer 500 instead of 400.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The deepest nesting of `[`/`{` in JSON text, strings skipped; stops counting past `limit`. */
+export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      deepest = Math.max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
 /** Path parameters are task ids (26 characters); anything much longer is not one. */
 const MAX_PARAM_LENGTH = 256;
 
@@ -73,6 +100,11 @@ export function installProtocol(instance: FastifyInstance): void {
     const text = body.toString();
     if (text.trim() === '') {
       done(null, undefined);
+      return;
+    }
+    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+      const msg = `request body nests deeper than ${MAX_JSON_DEPTH} levels`;
+      done(Object.assign(new Error(msg), { statusCode: 400 }));
       return;
     }
     void json(request, text, (error, value) => {
