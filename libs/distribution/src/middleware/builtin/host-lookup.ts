@@ -15,19 +15,12 @@ import { SettingsError } from '../middleware';
 export const LookupSettingsSchema = Type.Object(
   {
     servers: Type.Optional(
-      Type.Array(
-        Type.String({
-          minLength: 1,
-          description:
-            'An IP address, with an optional port: `10.0.0.2`, `10.0.0.2:5353`, `[2001:db8::1]:53`.',
-        }),
-        {
-          minItems: 1,
-          maxItems: 8,
-          description:
-            "The DNS servers to ask, in order. Without it, the servers of the gateway's host (`/etc/resolv.conf`).",
-        },
-      ),
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        maxItems: 8,
+        description:
+          "The DNS servers to ask, in order: each an IP address with an optional port (`10.0.0.2`, `10.0.0.2:5353`, `[2001:db8::1]:53`). Without it, the servers the gateway's host is configured with (`/etc/resolv.conf`).",
+      }),
     ),
     timeoutMs: Type.Optional(
       Type.Integer({
@@ -95,7 +88,7 @@ export const LookupSettingsSchema = Type.Object(
   {
     additionalProperties: false,
     description:
-      "How host names are looked up for the GeoIP database: through the DNS servers directly (never the operating system's resolver threads), bounded per lookup, per task and overall. A name is asked for its IPv4 address (A); its IPv6 address (AAAA) is asked only when it has no IPv4 one, so most names cost one query. IP addresses in URLs need no lookup.",
+      "How host names are looked up for the GeoIP database: through the DNS servers directly (never the operating system's resolver threads), bounded per lookup, per task and overall. A name is asked for its IPv4 address (A); its IPv6 address (AAAA) is asked only when it has no IPv4 one, so most names cost one query. IP addresses in URLs need no lookup. The limits and the cache are shared by all tasks of the chain.",
   },
 );
 export type LookupSettings = Static<typeof LookupSettingsSchema>;
