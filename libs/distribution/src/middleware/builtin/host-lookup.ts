@@ -88,7 +88,7 @@ export const LookupSettingsSchema = Type.Object(
   {
     additionalProperties: false,
     description:
-      "How host names are looked up for the GeoIP database: through the DNS servers directly (never the operating system's resolver threads), bounded per lookup, per task and overall. A name is asked for its IPv4 address (A); its IPv6 address (AAAA) is asked only when it has no IPv4 one, so most names cost one query. IP addresses in URLs need no lookup. The limits and the cache are shared by all tasks of the chain.",
+      "How host names are looked up for the GeoIP database: through the DNS servers directly (never the operating system's resolver threads), bounded per lookup, per task and overall. A name is asked for its IPv4 address (A); its IPv6 address (AAAA) is asked only when it has no IPv4 one, so most names cost one query. Names are asked as they are: `/etc/hosts` and search domains are not used. IP addresses in URLs need no lookup. The limits and the cache are shared by all tasks of the chain.",
   },
 );
 export type LookupSettings = Static<typeof LookupSettingsSchema>;
