@@ -154,7 +154,10 @@ export class DistanceMiddleware implements BuiltinMiddleware<DistancePrepared> {
   readonly settingsSchema = DistanceSettingsSchema;
   readonly taskTagsSchema = DistanceTagsSchema;
 
-  /** Resolves regions in rules, compiles host patterns, and opens the GeoIP database once. */
+  /**
+   * Resolves regions in rules, compiles host patterns, opens the GeoIP database once, and sets up
+   * the host lookups (resolvers, limits, cache) that all tasks of the chain share.
+   */
   async prepare(settings: Settings, files: SettingsFiles): Promise<DistancePrepared> {
     const {
       rules = [],

@@ -104,7 +104,7 @@ const DEFAULTS: Omit<LookupOptions, 'servers'> = {
   negativeTtlSeconds: 60,
 };
 
-/** A server as c-ares takes it (`1.2.3.4`, `1.2.3.4:53`, `[::1]:53`, `::1`), or undefined. */
+/** Whether c-ares can take this server: an IP address, with an optional port (`[::1]:53`). */
 function validServer(server: string): boolean {
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(server) ?? /^([^:]+):(\d+)$/.exec(server);
   const [address, port] = match ? [match[1], Number(match[2])] : [server, 53];
