@@ -14,6 +14,7 @@ import {
   MiddlewareError,
   MiddlewareRejection,
   type NodeCandidate,
+  type NotedContext,
   SettingsError,
   type TaskContext,
   type TaskMiddleware,
@@ -119,6 +120,21 @@ describe('ChainService.run', () => {
       [1, 'reverse', 'applied', 'b,a', undefined],
     ]);
     for (const d of outcome.decisions) expect(d.ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it("records a middleware's note as its decision's reason, and passes the note to no one", async () => {
+    const noting = middleware('noting', (c): NotedContext => ({ ...c, note: 'decided without x' }));
+    const seen: NotedContext[] = [];
+    const next = middleware('next', (c) => {
+      seen.push(c);
+      return c;
+    });
+    const outcome = await run(await chainOf([noting, next], ['noting', 'next']));
+    expect(outcomesOf(outcome)).toEqual([
+      [0, 'noting', 'applied', 'a,b,c', 'decided without x'],
+      [1, 'next', 'applied', 'a,b,c', undefined],
+    ]);
+    expect(seen[0].note).toBeUndefined();
   });
 
   it('times each decision', async () => {

@@ -5,7 +5,7 @@ import type { TesInput, TesTaskRequest } from '@protes/tes';
 import { MiddlewareError, type NodeCandidate, type SettingsFiles } from '../middleware';
 import { DirectorySettingsFiles } from '../settings-files';
 import { DistanceMiddleware } from './distance.middleware';
-import type { HostLookup } from './host-lookup';
+import { type DnsServer, startDnsServer } from './testing/dns-server';
 import { context, contextFor, names, node, settingsErrors, task } from './testing/fixtures';
 import { buildMmdb, cityAt } from './testing/mmdb-writer';
 
@@ -30,11 +30,8 @@ const nodes = () => [
 
 const inputs = (...urls: string[]): TesInput[] => urls.map((url, i) => ({ url, path: `/in/${i}` }));
 
-/** A resolver that must not be reached: the tests never resolve real names. */
-const noLookup: HostLookup = (host) => Promise.reject(new Error(`unexpected lookup of ${host}`));
-
 describe('DistanceMiddleware', () => {
-  const middleware = new DistanceMiddleware(noLookup);
+  const middleware = new DistanceMiddleware();
   /** Handles a task as the chain would: settings checked and prepared first. */
   const handle = async (
     candidates: NodeCandidate[],
@@ -210,36 +207,92 @@ describe('DistanceMiddleware', () => {
       expect(await geo(['http://127.0.0.1/x'], { rules: rule })).toEqual(['hd', 'bcn', 'sto']);
     });
 
-    it('resolves names through the injected lookup, once per host', async () => {
-      const asked: string[] = [];
-      const lookup: HostLookup = (host) => {
-        asked.push(host);
-        return host === 'data.example.org'
-          ? Promise.resolve('127.0.0.1')
-          : Promise.reject(new Error('ENOTFOUND'));
-      };
-      const resolving = new DistanceMiddleware(lookup);
-      const urls = [
-        'https://data.example.org/a',
-        'https://data.example.org/b',
-        'https://gone.example/c',
-      ];
-      expect(await geo(urls, {}, resolving)).toEqual(['sto', 'hd', 'bcn']);
-      expect(await geo(urls, {}, resolving)).toEqual(['sto', 'hd', 'bcn']);
-      expect(asked.sort()).toEqual(['data.example.org', 'gone.example']);
-    });
-
-    it('looks up only network schemes, and skips records without a location', async () => {
-      const asked: string[] = [];
-      const recording = new DistanceMiddleware((host) => {
-        asked.push(host);
-        return Promise.resolve('127.0.0.2');
+    describe('looking host names up', () => {
+      let dns: DnsServer;
+      let silent: DnsServer;
+      beforeAll(async () => {
+        dns = await startDnsServer({
+          'data.example.org': { a: '127.0.0.1' },
+          'v6.example.org': { aaaa: '::1' },
+        });
+        silent = await startDnsServer('silent');
       });
-      const urls = ['s3://bucket/x', 'gs://bucket/y', 'file:///z', 'http://127.0.0.2/y'];
-      await expect(geo(urls, { rules: [] }, recording)).rejects.toThrow(
-        'no input of the task could be located',
-      );
-      expect(asked).toEqual([]);
+      afterAll(async () => Promise.all([dns.close(), silent.close()]));
+      beforeEach(() => (dns.queries.length = 0));
+
+      /** A chain's context for these URLs, prepared once as the chain does for all its tasks. */
+      const prepared = (lookup: Record<string, unknown>) => (urls: string[]) =>
+        contextFor(
+          middleware,
+          nodes(),
+          task({ inputs: inputs(...urls) }),
+          { regions, geoipDatabase, lookup },
+          files,
+        );
+
+      it('asks the configured DNS servers, once per host for all tasks of a chain', async () => {
+        const ready = await prepared({ servers: [dns.address] })([
+          'https://data.example.org/a',
+          'https://DATA.example.org/b',
+          'https://v6.example.org/c',
+          'https://gone.example/d',
+        ]);
+        for (let i = 0; i < 2; i++) {
+          const out = await middleware.handle({ ...ready });
+          // Stockholm (data.example.org, twice) outweighs Barcelona (v6.example.org).
+          expect(names(out)).toEqual(['sto', 'hd', 'bcn']);
+          expect(out.note).toBeUndefined();
+        }
+        expect(dns.queries.map((q) => `${q.type} ${q.name}`).sort()).toEqual([
+          'A data.example.org',
+          'A gone.example',
+          'A v6.example.org',
+          'AAAA v6.example.org',
+        ]);
+      });
+
+      it('looks up only network schemes, and skips records without a location', async () => {
+        const ready = await prepared({ servers: [dns.address] })([
+          's3://bucket/x',
+          'gs://bucket/y',
+          'file:///z',
+          'http://127.0.0.2/y',
+        ]);
+        await expect(middleware.handle(ready)).rejects.toThrow(
+          new MiddlewareError('no input of the task could be located'),
+        );
+        expect(dns.queries).toEqual([]);
+      });
+
+      it('decides without the hosts past lookup.maxHostsPerTask, and says so', async () => {
+        const many = Array.from({ length: 5 }, (_, i) => `https://h${i}.example.org/x`);
+        const ready = await prepared({ servers: [dns.address], maxHostsPerTask: 2 })([
+          'ftp://[::1]/located-without-dns',
+          ...many,
+        ]);
+        const out = await middleware.handle(ready);
+        expect(names(out)).toEqual(['bcn', 'hd', 'sto']);
+        expect(out.note).toBe(
+          'decided without 3 input hosts: 3 not looked up (over lookup.maxHostsPerTask, 2)',
+        );
+        expect(dns.queries).toHaveLength(2);
+      });
+
+      it('decides without the hosts a server does not answer in time, or fails saying so', async () => {
+        const dead = prepared({ servers: [silent.address], timeoutMs: 20, tries: 1 });
+        const out = await middleware.handle(
+          await dead(['http://127.0.0.1/x', 'https://a.example.org/y']),
+        );
+        expect(names(out)).toEqual(['sto', 'hd', 'bcn']);
+        expect(out.note).toBe('decided without 1 input hosts: 1 not answered within 20 ms');
+        await expect(
+          middleware.handle(await dead(['https://a.example.org/y', 'https://b.example.org/z'])),
+        ).rejects.toThrow(
+          new MiddlewareError(
+            'no input of the task could be located (decided without 2 input hosts: 2 not answered within 20 ms)',
+          ),
+        );
+      });
     });
 
     it('reads the database once, when the settings are prepared, never per task', async () => {
@@ -384,6 +437,19 @@ describe('DistanceMiddleware', () => {
       [{ geoipDatabase: 7 }, 'geoipDatabase', 'must be string'],
       [{ geoipDatabase: '' }, 'geoipDatabase', 'must NOT have fewer than 1 characters'],
       [{ weightBySize: 'yes' }, 'weightBySize', 'must be boolean'],
+      [{ lookup: { tries: 0 } }, 'lookup.tries', 'must be >= 1'],
+      [{ lookup: { ttl: 5 } }, 'lookup.ttl', 'is not a known setting'],
+      [{ lookup: { servers: [] } }, 'lookup.servers', 'must NOT have fewer than 1 items'],
+      [
+        { lookup: { servers: ['dns.example.org'] } },
+        'lookup.servers[0]',
+        'is not an IP address with an optional port',
+      ],
+      [
+        { lookup: { maxHostsPerTask: 20, cacheSize: 10 } },
+        'lookup.maxHostsPerTask',
+        'must not exceed lookup.cacheSize (one task could flush the cache)',
+      ],
     ])('refuses %j, naming %s', async (bad, field, reason) => {
       expect(await settingsErrors(middleware, bad)).toEqual([{ field, reason }]);
     });

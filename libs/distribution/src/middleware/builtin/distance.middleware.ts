@@ -1,15 +1,16 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { type Static, Type } from '@sinclair/typebox';
 import type { TesTaskRequest } from '@protes/tes';
 import {
   type GeoPoint,
   MiddlewareError,
+  type NotedContext,
   SettingsError,
   type SettingsFiles,
   type TaskContext,
 } from '../middleware';
 import { geoPointSchema, haversineKm, nodeLocation, type Regions } from './geo';
-import { CachedLookup, HOST_LOOKUP, type HostLookup, systemLookup } from './host-lookup';
+import { HostLookup, type LookupReport, LookupSettingsSchema } from './host-lookup';
 import { ascending, healthyFirst } from './ordering';
 import type { BuiltinMiddleware, Settings } from './settings';
 import { remoteInputs, normalizeUrl } from './task-urls';
@@ -17,8 +18,10 @@ import {
   type GeoipDatabase,
   globToRegExp,
   type LocationRule,
+  locateAddress,
   openGeoipDatabase,
-  UrlLocator,
+  placeUrl,
+  type UrlPlace,
 } from './url-location';
 
 /** Task tag prefix giving an input's size in bytes: `protes.size:<input path>` = "1048576". */
@@ -74,9 +77,10 @@ const DistanceSettingsSchema = Type.Object(
       Type.String({
         minLength: 1,
         description:
-          'A MaxMind database file (GeoIP2 or GeoLite2 City, `.mmdb`) that places inputs no rule matches, by the address of their host (http, https, ftp, ftps and sftp URLs; names are resolved by the system resolver, with a short timeout and a cache). It is read once, when the chain is set, and only from a directory listed in `middleware.fileDirs`.',
+          'A MaxMind database file (GeoIP2 or GeoLite2 City, `.mmdb`) that places inputs no rule matches, by the address of their host (http, https, ftp, ftps and sftp URLs; host names are looked up as `lookup` says). It is read once, when the chain is set, and only from a directory listed in `middleware.fileDirs`.',
       }),
     ),
+    lookup: Type.Optional(LookupSettingsSchema),
     weightBySize: Type.Optional(
       Type.Boolean({
         default: false,
@@ -108,6 +112,8 @@ export interface DistancePrepared {
   rules: LocationRule[];
   regions: Regions;
   geoip?: GeoipDatabase;
+  /** Shared by every task of the chain: its limits hold across them. */
+  hosts: HostLookup;
   weightBySize: boolean;
 }
 
@@ -119,6 +125,19 @@ function sizeOf(task: TesTaskRequest, path: string): number | undefined {
 interface LocatedInput {
   at: GeoPoint;
   weight: number;
+}
+
+/** What the task was decided without, for the decision's reason; undefined when nothing. */
+function lookupNote({ skipped, unanswered }: LookupReport, hosts: HostLookup): string | undefined {
+  const without = [
+    ...(skipped
+      ? [`${skipped} not looked up (over lookup.maxHostsPerTask, ${hosts.options.maxHostsPerTask})`]
+      : []),
+    ...(unanswered ? [`${unanswered} not answered within ${hosts.deadlineMs} ms`] : []),
+  ];
+  return without.length
+    ? `decided without ${skipped + unanswered} input hosts: ${without.join(', ')}`
+    : undefined;
 }
 
 /**
@@ -134,18 +153,17 @@ export class DistanceMiddleware implements BuiltinMiddleware<DistancePrepared> {
     "Brings compute to the data: ranks the candidates by the total great-circle distance from each node to the task's remote inputs (inline inputs do not count), nearest first. An input is placed by the first rule that matches its URL, else by the GeoIP database; a node by its configured `location`, else by its `region` in `regions`. Nodes without a place come after all placed ones, equal totals keep their incoming order, and healthy nodes come before unhealthy ones. It fails (so that a fallback may run) when no input or no node can be placed.";
   readonly settingsSchema = DistanceSettingsSchema;
   readonly taskTagsSchema = DistanceTagsSchema;
-  private readonly locator: UrlLocator;
 
-  constructor(@Optional() @Inject(HOST_LOOKUP) lookup: HostLookup = systemLookup) {
-    this.locator = new UrlLocator(new CachedLookup(lookup));
-  }
-
-  /** Resolves regions in rules, compiles host patterns, and opens the GeoIP database once. */
+  /**
+   * Resolves regions in rules, compiles host patterns, opens the GeoIP database once, and sets up
+   * the host lookups (resolvers, limits, cache) that all tasks of the chain share.
+   */
   async prepare(settings: Settings, files: SettingsFiles): Promise<DistancePrepared> {
     const {
       rules = [],
       regions = {},
       geoipDatabase,
+      lookup,
       weightBySize = false,
     } = settings as DistanceSettings;
     const places: Regions = new Map(Object.entries(regions));
@@ -177,15 +195,24 @@ export class DistanceMiddleware implements BuiltinMiddleware<DistancePrepared> {
         else errors.push({ field: 'geoipDatabase', reason: 'is not a MaxMind database (.mmdb)' });
       }
     }
-    if (errors.length) throw new SettingsError(errors);
-    return { rules: located, regions: places, geoip, weightBySize };
+    let hosts: HostLookup | undefined;
+    try {
+      hosts = new HostLookup(lookup);
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      errors.push(...error.errors);
+    }
+    if (errors.length || !hosts) throw new SettingsError(errors);
+    return { rules: located, regions: places, geoip, hosts, weightBySize };
   }
 
-  async handle(context: TaskContext<DistancePrepared>): Promise<TaskContext<DistancePrepared>> {
+  async handle(context: TaskContext<DistancePrepared>): Promise<NotedContext<DistancePrepared>> {
     const settings = context.prepared;
     if (!settings) throw new MiddlewareError('its settings were not prepared');
-    const inputs = await this.locateInputs(context.task, settings);
-    if (!inputs.length) throw new MiddlewareError('no input of the task could be located');
+    const { inputs, note } = await this.locateInputs(context.task, settings);
+    if (!inputs.length) {
+      throw new MiddlewareError(`no input of the task could be located${note ? ` (${note})` : ''}`);
+    }
     const ranked = context.candidates.map((candidate) => {
       const at = nodeLocation(candidate, settings.regions);
       const total = at
@@ -197,28 +224,43 @@ export class DistanceMiddleware implements BuiltinMiddleware<DistancePrepared> {
       throw new MiddlewareError('no candidate node has a location');
     }
     ranked.sort((a, b) => ascending(a.total, b.total));
-    return { ...context, candidates: healthyFirst(ranked.map((r) => r.candidate)) };
+    return {
+      ...context,
+      candidates: healthyFirst(ranked.map((r) => r.candidate)),
+      ...(note && { note }),
+    };
   }
 
   /**
    * Inputs that could be located, with their weights: 1 each, or with `weightBySize` their size
    * from the task's `protes.size:<path>` tags (TES inputs carry no size), an input of unknown size
-   * weighing as much as the average known one.
+   * weighing as much as the average known one. Their hosts are looked up together, within the
+   * lookup limits; `note` says which hosts the task was decided without.
    */
   private async locateInputs(
     task: TesTaskRequest,
     settings: DistancePrepared,
-  ): Promise<LocatedInput[]> {
+  ): Promise<{ inputs: LocatedInput[]; note?: string }> {
     const inputs = remoteInputs(task);
-    const places = await Promise.all(
-      inputs.map((i) => this.locator.locate(i.url, settings.rules, settings.geoip)),
-    );
+    const places = inputs.map((i) => placeUrl(i.url, settings.rules, settings.geoip));
+    const hosts = places.flatMap((place) => (place && 'host' in place ? [place.host] : []));
+    const report = hosts.length ? await settings.hosts.resolveAll(hosts) : undefined;
+    const locate = (place: UrlPlace): GeoPoint | undefined => {
+      if (!place || 'location' in place) return place?.location;
+      const address = report?.addresses.get(place.host);
+      return address === undefined || !settings.geoip
+        ? undefined
+        : locateAddress(settings.geoip, address);
+    };
     const located = inputs.flatMap((input, i) => {
-      const at = places[i];
+      const at = locate(places[i]);
       return at ? [{ at, size: settings.weightBySize ? sizeOf(task, input.path) : undefined }] : [];
     });
     const known = located.flatMap(({ size }) => (size === undefined ? [] : [size]));
     const fallback = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 1;
-    return located.map(({ at, size }) => ({ at, weight: size ?? fallback }));
+    return {
+      inputs: located.map(({ at, size }) => ({ at, weight: size ?? fallback })),
+      note: report && lookupNote(report, settings.hosts),
+    };
   }
 }

@@ -21,7 +21,6 @@ export {
   TesCompatMiddleware,
   WeightedMiddleware,
 };
-export { HOST_LOOKUP, type HostLookup } from './host-lookup';
 export {
   NODE_AVAILABILITY,
   type NodeAvailability,

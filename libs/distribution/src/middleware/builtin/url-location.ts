@@ -1,7 +1,5 @@
-import { isIP } from 'node:net';
 import { type CityResponse, Reader } from 'mmdb-lib';
 import type { GeoPoint } from '../middleware';
-import type { CachedLookup } from './host-lookup';
 import { normalizeUrl, urlScheme } from './task-urls';
 
 /** Where data under a URL prefix, or on matching hosts, lives. Both matchers must match if given. */
@@ -40,33 +38,32 @@ export function openGeoipDatabase(data: Buffer): GeoipDatabase {
   return new Reader<CityResponse>(data);
 }
 
-/**
- * Locates storage URLs: first by the configured rules, then by an offline GeoIP (MaxMind mmdb)
- * database over the address of the URL's host. Never asks an online service. The database is the
- * one the settings named, read when the chain was set: nothing is read from disk here.
- */
-export class UrlLocator {
-  constructor(private readonly hosts: CachedLookup) {}
+/** Where a URL's data is by the rules, or else the host whose address may place it, or neither. */
+export type UrlPlace = { location: GeoPoint } | { host: string } | undefined;
 
-  async locate(
-    url: string,
-    rules: readonly LocationRule[],
-    database?: GeoipDatabase,
-  ): Promise<GeoPoint | undefined> {
-    const normalized = normalizeUrl(url);
-    const host = hostOf(normalized);
-    const rule = rules.find(
-      (r) =>
-        (r.prefix === undefined || normalized.startsWith(r.prefix)) &&
-        (r.host === undefined || (host !== undefined && r.host.test(host))),
-    );
-    if (rule) return rule.location;
-    if (!database || !host || !NETWORK_SCHEMES.has(urlScheme(normalized) ?? '')) {
-      return undefined;
-    }
-    const address = isIP(host) ? host : await this.hosts.resolve(host);
-    if (!address) return undefined;
-    const location = database.get(address)?.location;
-    return location && { latitude: location.latitude, longitude: location.longitude };
-  }
+/**
+ * Places a storage URL by the configured rules; else, with a GeoIP database, names the host whose
+ * address the database may place (network schemes only). Never asks an online service.
+ */
+export function placeUrl(
+  url: string,
+  rules: readonly LocationRule[],
+  database?: GeoipDatabase,
+): UrlPlace {
+  const normalized = normalizeUrl(url);
+  const host = hostOf(normalized);
+  const rule = rules.find(
+    (r) =>
+      (r.prefix === undefined || normalized.startsWith(r.prefix)) &&
+      (r.host === undefined || (host !== undefined && r.host.test(host))),
+  );
+  if (rule) return { location: rule.location };
+  if (!database || !host || !NETWORK_SCHEMES.has(urlScheme(normalized) ?? '')) return undefined;
+  return { host };
+}
+
+/** Where the offline GeoIP database puts an IP address, if it has a location for it. */
+export function locateAddress(database: GeoipDatabase, address: string): GeoPoint | undefined {
+  const location = database.get(address)?.location;
+  return location && { latitude: location.latitude, longitude: location.longitude };
 }
