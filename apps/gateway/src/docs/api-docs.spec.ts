@@ -132,4 +132,18 @@ describe('the gateway answers as its OpenAPI document says', () => {
     const initializer = await app.inject({ url: '/docs/static/swagger-initializer.js' });
     expect(initializer.statusCode).toBe(200);
   });
+
+  it('/ serves the status page, its script and its stylesheet, with nothing inline', async () => {
+    const page = await app.inject({ url: '/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['content-security-policy']).toBe(SAME_ORIGIN_CSP_HEADER);
+    expect(page.body).toContain('<script src="status-page/status.js"');
+    expect(page.body).not.toMatch(/<script(?![^>]*\ssrc=)|<style|\sstyle=|\son\w+=/i);
+    const script = await app.inject({ url: '/status-page/status.js' });
+    expect(script.headers['content-type']).toMatch(/^text\/javascript/);
+    expect(script.body).toContain('protes/v1/nodes');
+    const style = await app.inject({ url: '/status-page/status.css' });
+    expect(style.headers['content-type']).toMatch(/^text\/css/);
+  });
 });
