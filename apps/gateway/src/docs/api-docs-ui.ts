@@ -4,7 +4,17 @@ import fastifySwagger, { type StaticDocumentSpec } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { openApiDocument } from './openapi';
-import { SAME_ORIGIN_CSP_HEADER } from './same-origin-csp';
+import { sameOriginCsp } from './same-origin-csp';
+
+/**
+ * The one `<style>` element swagger-ui (5.x, as @fastify/swagger-ui 6 ships it) writes itself, by
+ * its hash; everything else it loads is a file. The Chromium test (test/e2e/status-page) fails on
+ * any other inline style a newer swagger-ui would add.
+ */
+const SWAGGER_UI_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='";
+
+/** The policy of the docs pages: the gateway's own, and swagger-ui's one style element. */
+export const DOCS_CSP = sameOriginCsp([SWAGGER_UI_STYLE]);
 
 /** Where the browsable API docs are: the page, and the document as `json` and `yaml` below it. */
 export const DOCS_PATH = '/docs';
@@ -27,8 +37,8 @@ export class ApiDocsUi implements OnModuleInit {
     });
     await fastify.register(fastifySwaggerUi, {
       routePrefix: DOCS_PATH,
-      // Its scripts are files (no inline script), so the gateway's same-origin policy suffices.
-      staticCSP: SAME_ORIGIN_CSP_HEADER,
+      // Its scripts are files (no inline script): same-origin, and its one style element.
+      staticCSP: DOCS_CSP,
       uiConfig: { deepLinking: true, docExpansion: 'list', tryItOutEnabled: false },
     });
   }

@@ -17,7 +17,14 @@ const SAME_ORIGIN_CSP: Readonly<Record<string, string[]>> = {
   'style-src': ["'self'"],
 };
 
-/** The policy as a header value. */
-export const SAME_ORIGIN_CSP_HEADER = Object.entries(SAME_ORIGIN_CSP)
-  .map(([directive, sources]) => `${directive} ${sources.join(' ')}`)
-  .join('; ');
+/** The policy as a header value; `styles` adds sources (hashes) to `style-src`. */
+export function sameOriginCsp(styles: readonly string[] = []): string {
+  return Object.entries({
+    ...SAME_ORIGIN_CSP,
+    'style-src': [...SAME_ORIGIN_CSP['style-src'], ...styles],
+  })
+    .map(([directive, sources]) => `${directive} ${sources.join(' ')}`)
+    .join('; ');
+}
+
+export const SAME_ORIGIN_CSP_HEADER = sameOriginCsp();
