@@ -19,6 +19,7 @@ const NODES = [
   { name: 'heidelberg', location: { latitude: 49.41, longitude: 8.69 } },
   { name: 'barcelona', location: { latitude: 41.39, longitude: 2.17 } },
 ];
+const DOWN = 'stockholm';
 const SKIPPED = HAVE_CHROMIUM
   ? ''
   : ` (skipped: no Chromium at ${CHROMIUM}; apt-get install chromium, or set CHROMIUM_PATH)`;
@@ -30,7 +31,11 @@ const gateways: Started[] = [];
 
 /** A gateway in front of the simulators; `extra` adds variables (authentication). */
 async function launchGateway(extra: Record<string, string> = {}): Promise<Started> {
-  const nodes = NODES.map((n) => ({ ...n, url: `${sims.get(n.name)?.url}${TES_PATH}` }));
+  const nodes = [
+    ...NODES.map((n) => ({ ...n, url: `${sims.get(n.name)?.url}${TES_PATH}` })),
+    // Nothing listens on port 9: a node that is down from the start.
+    { name: DOWN, url: `http://127.0.0.1:9${TES_PATH}` },
+  ];
   const gateway = await startGateway(
     e2eGatewayEnv(dir, nodes, {
       PROTES_STORE__SQLITE_PATH: join(dir, `protes-${gateways.length}.db`),
@@ -99,6 +104,10 @@ afterAll(async () => {
   beforeAll(async () => {
     gateway = await launchGateway();
     api = new CheckedApi(gateway.url);
+    // Known down before any task, so that no task is sent to it.
+    await waitFor(`${DOWN} to be down`, async () =>
+      (await api.nodes()).some((n) => n.name === DOWN && !n.healthy),
+    );
     const ids = await Promise.all([
       api.create(runTask('page', 'one')),
       api.create(runTask('page', 'two')),
@@ -125,6 +134,15 @@ afterAll(async () => {
         '—',
       ]);
     }
+  });
+
+  it('shows a node that is down, with the reason its calls fail', async () => {
+    const { reason } = (await api.nodes()).find((n) => n.name === DOWN) ?? {};
+    expect(reason).toEqual(expect.any(String));
+    const cells = (await textOf(page, `#nodes tr[data-node="${DOWN}"] td`, /down/)).split(' | ');
+    expect(cells.slice(0, 2)).toEqual([DOWN, 'down']);
+    expect(cells[3]).toBe('—');
+    expect(cells[6]).toContain(reason);
   });
 
   it('counts the tasks of the last hour by state', async () => {
