@@ -24,6 +24,9 @@ const SKIPPED = HAVE_CHROMIUM
   ? ''
   : ` (skipped: no Chromium at ${CHROMIUM}; apt-get install chromium, or set CHROMIUM_PATH)`;
 
+// Jest lists no test of a suite that is skipped whole: say why here.
+if (!HAVE_CHROMIUM) console.warn(`status page tests${SKIPPED}`);
+
 let dir: string;
 let browser: Browser;
 const sims = new Map<string, Started>();
