@@ -95,7 +95,8 @@ export const TES_MODEL_NOTES: Readonly<Record<string, ModelNotes>> = {
   tesTask: {
     description:
       'A task as the server shows it. `view` decides which fields come: MINIMAL only `id` and ' +
-      '`state`, BASIC all but logs of output and inline contents, FULL everything.',
+      "`state`; BASIC all but the executors' stdout and stderr, inputs' `content` and " +
+      '`system_logs`; FULL everything.',
     properties: {
       id: { ...readOnly, examples: [EXAMPLE_TASK_ID] },
       state: readOnly,
