@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     );
     running.push(gateway);
     console.log(instructions(`${gateway.url}/ga4gh/tes/v1`, execute));
+    console.log(`Status page: ${gateway.url}/   API docs: ${gateway.url}/docs\n`);
   } catch (error) {
     console.error(String(error));
     await stopAll();

@@ -204,6 +204,10 @@ describe('what needs no credentials', () => {
     `${TES}/service-info`,
     '/v1/service-info',
     `${TES}/openapi.json`,
+    '/docs',
+    '/docs/json',
+    '/',
+    '/status-page/status.js',
   ])('%s answers without credentials', async (path) => {
     expect((await call('GET', path)).status).toBe(200);
   });

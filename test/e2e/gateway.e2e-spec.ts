@@ -145,7 +145,9 @@ describe('proTES gateway end to end', () => {
       expect.arrayContaining(['tesTask', 'tesTaskRequest']),
     );
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/tasks', '/tasks/{id}', '/tasks/{id}:cancel', '/service-info']),
+      expect.arrayContaining(
+        ['/tasks', '/tasks/{id}', '/tasks/{id}:cancel', '/service-info'].map((p) => TES_PATH + p),
+      ),
     );
 
     const health = await api.call<{ status: string; info: Record<string, { status: string }> }>(

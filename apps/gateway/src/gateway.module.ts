@@ -8,12 +8,14 @@ import { HealthController, readinessIndicators } from '@protes/server';
 import { TrackingModule } from '@protes/tracking';
 import { GatewayAuthModule } from './auth/gateway-auth.module';
 import { TesExceptionFilter } from './common/tes-exception.filter';
+import { ApiDocsUi } from './docs/api-docs-ui';
 import { DocsController } from './docs/docs.controller';
 import { NodesHealthIndicator } from './health/nodes.health';
 import { MetricsController } from './metrics/metrics.controller';
 import { MiddlewaresController } from './middlewares/middlewares.controller';
 import { NodesController } from './nodes/nodes.controller';
 import { ServiceInfoController } from './service-info/service-info.controller';
+import { StatusPageController } from './status-page/status-page.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { TasksService } from './tasks/tasks.service';
 
@@ -44,9 +46,11 @@ export class GatewayModule {
         MiddlewaresController,
         NodesController,
         MetricsController,
+        StatusPageController,
       ],
       providers: [
         TasksService,
+        ApiDocsUi,
         { provide: APP_FILTER, useClass: TesExceptionFilter },
         // Ready: the store answers; nodes are reported but never make the gateway unready.
         ...readinessIndicators([TaskStoreHealthIndicator, NodesHealthIndicator]),

@@ -160,14 +160,16 @@ export const ServiceTypeSchema = Type.Object({
   artifact: Type.String(),
   version: Type.String(),
 });
+/** The service type of a TES server: service-info's `ServiceType` with artifact `tes`. */
+export const TesServiceTypeSchema = Type.Object({
+  group: Type.String(),
+  artifact: Type.Literal('tes'),
+  version: Type.String(),
+});
 export const TesServiceInfoSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
-  type: Type.Object({
-    group: Type.String(),
-    artifact: Type.Literal('tes'),
-    version: Type.String(),
-  }),
+  type: TesServiceTypeSchema,
   description: Type.Optional(Type.String()),
   organization: Type.Object({ name: Type.String(), url: Type.String({ format: 'uri' }) }),
   contactUrl: Type.Optional(Type.String({ format: 'uri' })),
@@ -206,6 +208,7 @@ export const TES_SCHEMAS: Readonly<Record<string, TSchema>> = {
   tesCreateTaskResponse: TesCreateTaskResponseSchema,
   tesListTasksResponse: TesListTasksResponseSchema,
   tesCancelTaskResponse: TesCancelTaskResponseSchema,
+  tesServiceType: TesServiceTypeSchema,
   tesServiceInfo: TesServiceInfoSchema,
   errorResponse: ErrorResponseSchema,
 };
