@@ -117,6 +117,9 @@ export function installProtocol(instance: FastifyInstance, maxJsonDepth = MAX_JS
 
   const routes = FindMyWay({ ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH });
   instance.addHook('onRoute', (route) => {
+    // A catch-all (the CORS preflight's `OPTIONS *`) says nothing of which paths exist: with it,
+    // every unknown path would be a 405 instead of a 404.
+    if (route.url === '*' || route.url === '/*') return;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (METHODS.includes(method as HTTPMethod)) {
