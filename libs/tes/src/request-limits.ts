@@ -1,4 +1,4 @@
-import type { FieldError } from './validation';
+import { type FieldError, joinField, type Segment } from './field-error';
 
 /**
  * Most of each part of a task a request may hold. A body under the size limit can still hold
@@ -22,24 +22,6 @@ export interface TaskLimits {
 
 /** Enough to say what is wrong without answering with a list as long as the body. */
 const MAX_REPORTED = 10;
-/** Path segments longer than this are cut in field names, which are echoed to the client. */
-const MAX_SEGMENT = 64;
-
-type Segment = string | number;
-
-/** `['executors', 0, 'image']` → `executors[0].image` */
-export function joinField(parts: readonly Segment[]): string {
-  let field = '';
-  for (const part of parts) {
-    if (typeof part === 'number') field += `[${part}]`;
-    else {
-      const name = part.length > MAX_SEGMENT ? `${part.slice(0, MAX_SEGMENT)}…` : part;
-      field += field ? `.${name}` : name;
-    }
-  }
-  return field;
-}
-
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 

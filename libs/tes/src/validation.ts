@@ -2,13 +2,10 @@ import type { TSchema } from '@sinclair/typebox';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { type TesTaskRequest, TesTaskRequestSchema } from './models';
-import { joinField, limitErrors, type TaskLimits } from './request-limits';
+import { type FieldError, joinField } from './field-error';
+import { limitErrors, type TaskLimits } from './request-limits';
 
-/** One reason a request was refused: the offending field (dotted path) and why. */
-export interface FieldError {
-  field: string;
-  reason: string;
-}
+export type { FieldError } from './field-error';
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
