@@ -103,9 +103,14 @@ export function startSimulator(sim: SimOptions, port = 0): Promise<Started> {
 
 /** Starts the gateway; configuration comes as PROTES_* variables (see the README). */
 export function startGateway(env: NodeJS.ProcessEnv, inheritOutput = false): Promise<Started> {
-  // Authentication is on by default; the demo, benchmarks and tests that do not test it run
-  // without, unless the caller or the shell turns it on (PROTES_AUTH__ENABLED).
-  env = { PROTES_AUTH__ENABLED: process.env.PROTES_AUTH__ENABLED ?? 'false', ...env };
+  // Authentication and the rate limit are on by default; the demo, benchmarks and tests that do
+  // not test them run without (they send thousands of requests from one address), unless the
+  // caller or the shell turns them on.
+  env = {
+    PROTES_AUTH__ENABLED: process.env.PROTES_AUTH__ENABLED ?? 'false',
+    PROTES_SERVER__RATE_LIMIT__ENABLED: process.env.PROTES_SERVER__RATE_LIMIT__ENABLED ?? 'false',
+    ...env,
+  };
   return startNode(GATEWAY_MAIN, [], { env, ready: GATEWAY_READY, inheritOutput });
 }
 

@@ -2,16 +2,20 @@ import type { LogLevel } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type ProtesConfig } from '@protes/config';
 import { createHttpApp, listen, processLogger } from '@protes/server';
+import { installHardening } from './common/http-hardening';
 import { GatewayModule } from './gateway.module';
 
 /** Builds the gateway (not yet listening) from a configuration, for main.ts and for tests. */
-export function createGateway(
+export async function createGateway(
   config: ProtesConfig = loadConfig(),
 ): Promise<NestFastifyApplication> {
-  return createHttpApp(GatewayModule.forRoot(config), {
+  const app = await createHttpApp(GatewayModule.forRoot(config), {
     logger: processLogger('proTES', { json: config.log.json, level: config.log.level as LogLevel }),
     bodyLimit: config.server.bodyLimitBytes,
+    maxJsonDepth: config.server.maxJsonDepth,
   });
+  await installHardening(app, config.server);
+  return app;
 }
 
 /** Starts the gateway and resolves with the URL it listens on. */

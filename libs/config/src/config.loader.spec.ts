@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { ConfigError, configKeys, envNameOf, loadConfig } from './config.loader';
 
 const DEFAULTS = {
-  server: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 16 * 1024 * 1024 },
+  server: {
+    host: '127.0.0.1',
+    port: 8080,
+    bodyLimitBytes: 16 * 1024 * 1024,
+    maxJsonDepth: 64,
+    rateLimit: { enabled: true, max: 15_000, windowMs: 10_000 },
+    cors: { origins: [], credentials: false, maxAgeSeconds: 600 },
+  },
   service: {
     id: 'org.example.protes',
     name: 'proTES',
@@ -14,7 +21,19 @@ const DEFAULTS = {
     storage: [],
   },
   store: { driver: 'sqlite', sqlitePath: './var/protes.db' },
-  tasks: { maxContentBytes: 1024 * 1024 },
+  tasks: {
+    maxContentBytes: 1024 * 1024,
+    limits: {
+      executors: 100,
+      inputs: 10_000,
+      outputs: 10_000,
+      volumes: 1000,
+      tags: 1000,
+      envEntries: 1000,
+      commandArgs: 10_000,
+      stringLength: 128 * 1024,
+    },
+  },
   nodes: [],
   middleware: { chain: ['random'], modules: [] },
   forwarding: { timeoutMs: 10_000 },

@@ -208,6 +208,57 @@ const AuthSchema = Type.Object(
 );
 export type AuthConfig = Static<typeof AuthSchema>;
 
+/**
+ * Most of each part of a task a request may hold, checked in one pass over the body before any
+ * other work (400 naming the field and the limit beyond). The defaults sit far above what real
+ * clients send (one executor, a few hundred inputs) and far below what hurts the process.
+ */
+const TaskLimitsSchema = Type.Object(
+  {
+    executors: Type.Integer({ minimum: 1, default: 100 }),
+    inputs: Type.Integer({ minimum: 0, default: 10_000 }),
+    outputs: Type.Integer({ minimum: 0, default: 10_000 }),
+    volumes: Type.Integer({ minimum: 0, default: 1000 }),
+    tags: Type.Integer({ minimum: 0, default: 1000 }),
+    // Per executor.
+    envEntries: Type.Integer({ minimum: 0, default: 1000 }),
+    commandArgs: Type.Integer({ minimum: 1, default: 10_000 }),
+    // Characters of any string and any key (ids, names, URLs, paths, arguments), inline `content`
+    // excepted (maxContentBytes bounds it). Linux refuses longer single arguments (MAX_ARG_STRLEN),
+    // so no command a container could run is refused.
+    stringLength: Type.Integer({ minimum: 1024, default: 128 * 1024 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type TaskLimitsConfig = Static<typeof TaskLimitsSchema>;
+
+/**
+ * Requests per window per identity (the caller's credential, else its address); 429 with
+ * Retry-After beyond. The default lets a client poll 1,000 tasks every second (Nextflow polls each
+ * running task once a second, py-tes twice) with half as much again for submissions and reads.
+ */
+const RateLimitSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    max: Type.Integer({ minimum: 1, default: 15_000 }),
+    windowMs: Type.Integer({ minimum: 100, default: 10_000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** Cross-origin requests from browsers: off (no CORS headers) unless origins are listed. */
+const CorsSchema = Type.Object(
+  {
+    // Exact origins (`https://app.example.org`), or `*` for any.
+    origins: Type.Array(Type.String({ pattern: '^(\\*|https?://[^/\\s]+)$' }), { default: [] }),
+    // Whether browsers may send cookies and Authorization along.
+    credentials: Type.Boolean({ default: false }),
+    // How long browsers may keep a preflight answer.
+    maxAgeSeconds: Type.Integer({ minimum: 0, default: 600 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ProtesConfigSchema = Type.Object(
   {
     server: Type.Object(
@@ -215,6 +266,11 @@ export const ProtesConfigSchema = Type.Object(
         host: Type.String({ default: '127.0.0.1' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024 }),
+        // Deepest nesting of arrays and objects in a JSON body (400 beyond). A TES task nests
+        // about six deep; thousands of levels would overflow the stack of every recursive step.
+        maxJsonDepth: Type.Integer({ minimum: 8, maximum: 1000, default: 64 }),
+        rateLimit: RateLimitSchema,
+        cors: CorsSchema,
       },
       { additionalProperties: false, default: {} },
     ),
@@ -243,6 +299,7 @@ export const ProtesConfigSchema = Type.Object(
     tasks: Type.Object(
       {
         maxContentBytes: Type.Integer({ minimum: 128 * 1024, default: 1024 * 1024 }),
+        limits: TaskLimitsSchema,
       },
       { additionalProperties: false, default: {} },
     ),

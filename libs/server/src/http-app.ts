@@ -30,6 +30,8 @@ export interface HttpAppOptions {
   logger: LoggerService | LogLevel[] | false;
   /** Largest request body accepted, in bytes (413 beyond). Fastify's default (1 MiB) if absent. */
   bodyLimit?: number;
+  /** Deepest nesting of a JSON body (400 beyond); MAX_JSON_DEPTH if absent. */
+  maxJsonDepth?: number;
   /** Close the application on these signals (a CLI wants this; a test does not). */
   shutdownSignals?: string[] | boolean;
 }
@@ -41,11 +43,11 @@ export interface HttpAppOptions {
  */
 export async function createHttpApp(
   module: DynamicModule,
-  { logger, bodyLimit = 1024 * 1024, shutdownSignals = true }: HttpAppOptions,
+  { logger, bodyLimit = 1024 * 1024, maxJsonDepth, shutdownSignals = true }: HttpAppOptions,
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter(protocolOptions(bodyLimit));
   // Before Nest registers its routes and parsers.
-  installProtocol(adapter.getInstance());
+  installProtocol(adapter.getInstance(), maxJsonDepth);
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     logger,
     bodyParser: false,

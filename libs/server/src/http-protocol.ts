@@ -15,9 +15,9 @@ import type { Socket } from 'node:net';
 /** Longer request targets get 414, as common servers do (nginx and Apache allow about 8 KiB). */
 export const MAX_URL_LENGTH = 8192;
 /**
- * Deepest nesting of arrays and objects a JSON body may have. A TES task nests about six deep;
- * thousands of levels would overflow the stack of every recursive step after parsing (copying,
- * validating) and answer 500 instead of 400.
+ * Deepest nesting of arrays and objects a JSON body may have, unless configured (the gateway's
+ * `server.maxJsonDepth`). A TES task nests about six deep; thousands of levels would overflow the
+ * stack of every recursive step after parsing (copying, validating) and answer 500 instead of 400.
  */
 export const MAX_JSON_DEPTH = 64;
 
@@ -90,7 +90,7 @@ export function protocolOptions(bodyLimit: number): FastifyServerOptions {
  * Installs, before any route is registered: one body parser for every content type, and 405 with
  * `Allow` for a path that exists under other methods (Fastify answers 404).
  */
-export function installProtocol(instance: FastifyInstance): void {
+export function installProtocol(instance: FastifyInstance, maxJsonDepth = MAX_JSON_DEPTH): void {
   // A body is read as JSON whatever its content type (curl's default form type, text/plain, none):
   // a TES request body can only be JSON, and the one error that matters is "this is not JSON"
   // (400). An empty body is no body, which a cancel allows and a create refuses by validation.
@@ -102,8 +102,8 @@ export function installProtocol(instance: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    if (jsonDepth(text) > MAX_JSON_DEPTH) {
-      const msg = `request body nests deeper than ${MAX_JSON_DEPTH} levels`;
+    if (jsonDepth(text, maxJsonDepth) > maxJsonDepth) {
+      const msg = `request body nests deeper than ${maxJsonDepth} levels`;
       done(Object.assign(new Error(msg), { statusCode: 400 }));
       return;
     }
@@ -117,6 +117,9 @@ export function installProtocol(instance: FastifyInstance): void {
 
   const routes = FindMyWay({ ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH });
   instance.addHook('onRoute', (route) => {
+    // A catch-all (the CORS preflight's `OPTIONS *`) says nothing of which paths exist: with it,
+    // every unknown path would be a 405 instead of a 404.
+    if (route.url === '*' || route.url === '/*') return;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (METHODS.includes(method as HTTPMethod)) {

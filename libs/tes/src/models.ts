@@ -79,11 +79,13 @@ export const TesExecutorSchema = Type.Object({
 });
 export type TesExecutor = Static<typeof TesExecutorSchema>;
 
+// The spec gives resources no bounds; a negative amount means nothing a node could schedule, so
+// it is refused where a task comes in rather than passed on to each node in turn.
 export const TesResourcesSchema = Type.Object({
-  cpu_cores: Type.Optional(Type.Integer({ format: 'int32' })),
+  cpu_cores: Type.Optional(Type.Integer({ format: 'int32', minimum: 0 })),
   preemptible: Type.Optional(Type.Boolean()),
-  ram_gb: Type.Optional(Type.Number()),
-  disk_gb: Type.Optional(Type.Number()),
+  ram_gb: Type.Optional(Type.Number({ minimum: 0 })),
+  disk_gb: Type.Optional(Type.Number({ minimum: 0 })),
   zones: Type.Optional(Type.Array(Type.String())),
   backend_parameters: Type.Optional(stringMap('Key/value pairs for backend configuration.')),
   backend_parameters_strict: Type.Optional(Type.Boolean({ default: false })),

@@ -2,12 +2,10 @@ import type { TSchema } from '@sinclair/typebox';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { type TesTaskRequest, TesTaskRequestSchema } from './models';
+import { type FieldError, joinField } from './field-error';
+import { limitErrors, type TaskLimits } from './request-limits';
 
-/** One reason a request was refused: the offending field (dotted path) and why. */
-export interface FieldError {
-  field: string;
-  reason: string;
-}
+export type { FieldError } from './field-error';
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
@@ -39,9 +37,9 @@ const compiled = new WeakMap<TSchema, ValidateFunction>();
 function fieldOf(error: ErrorObject): string {
   const parts = error.instancePath.split('/').slice(1);
   if (error.keyword === 'required') parts.push(String(error.params.missingProperty));
-  return parts
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  return joinField(
+    parts.map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~'))),
+  );
 }
 
 /** Literal unions fail once per branch (`const`) and once overall (`anyOf`): merge them. */
@@ -85,6 +83,8 @@ const absolute = (p: string | undefined) => p === undefined || p.startsWith('/')
 export interface TaskValidationOptions {
   /** Largest inline input `content`, in bytes (UTF-8). The spec asks for at least 128 KiB. */
   maxContentBytes: number;
+  /** Sizes and lengths checked before anything else; absent: none but the body size. */
+  limits?: TaskLimits;
 }
 
 /** Rules of the spec that a JSON Schema cannot say. */
@@ -126,7 +126,7 @@ function semanticErrors(task: TesTaskRequest, options: TaskValidationOptions): F
 }
 
 /**
- * Validates a CreateTask body against TES 1.1: schema first (types, enums, required fields), then
+ * Validates a CreateTask body against TES 1.1: the limits first, then the schema (types, enums, required fields), then
  * the rules in the spec's prose. Returns a copy without unknown fields; server-set fields (`id`,
  * `state`, `logs`, `creation_time`) are not part of a request and are dropped too. Where an input has
  * non-empty `content`, the spec says its `url` must be ignored, so it is removed.
@@ -141,6 +141,10 @@ export function createTaskValidator(
         ok: false,
         errors: [{ field: '(body)', reason: 'must be a JSON object (a TES task)' }],
       };
+    }
+    if (options.limits) {
+      const over = limitErrors(body as Record<string, unknown>, options.limits);
+      if (over.length > 0) return { ok: false, errors: over };
     }
     const task = structuredClone(body);
     if (!check(task)) return { ok: false, errors: toFieldErrors(check.errors) };

@@ -315,11 +315,11 @@ describe('client-preference and a node that is down', () => {
     expect(seconds).toBeLessThanOrEqual(60);
     expect(response.json()).toEqual({
       status_code: 503,
-      msg: `rejected by client-preference: tag protes.node names no available node: dead is down right now (retry in ${seconds} s)`,
+      msg: `rejected by client-preference: tag protes.node names no available node: a node it accepts is down right now (retry in ${seconds} s)`,
       errors: [
         {
           field: 'tags.protes.node',
-          reason: `tag protes.node names no available node: dead is down right now (retry in ${seconds} s)`,
+          reason: `tag protes.node names no available node: a node it accepts is down right now (retry in ${seconds} s)`,
         },
       ],
     });

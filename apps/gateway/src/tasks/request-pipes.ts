@@ -28,11 +28,15 @@ export class ValidationPipe<T> implements PipeTransform<unknown, T> {
   }
 }
 
-/** The body of CreateTask: a TES 1.1 task, unknown fields dropped, inline content bounded. */
+/**
+ * The body of CreateTask: a TES 1.1 task within the configured limits (checked first), unknown
+ * fields dropped, inline content bounded.
+ */
 @Injectable()
 export class TaskRequestPipe extends ValidationPipe<TesTaskRequest> {
   constructor(@Inject(protesConfig.KEY) config: ProtesConfig) {
-    super(createTaskValidator({ maxContentBytes: config.tasks.maxContentBytes }));
+    const { maxContentBytes, limits } = config.tasks;
+    super(createTaskValidator({ maxContentBytes, limits }));
   }
 }
 

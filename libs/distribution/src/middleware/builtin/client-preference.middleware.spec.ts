@@ -97,7 +97,7 @@ describe('ClientPreferenceMiddleware', () => {
         retryAfterSeconds: 13,
       });
       expect(error.message).toBe(
-        'tag protes.node names no available node: hd-3 is down right now (retry in 13 s)',
+        'tag protes.node names no available node: a node it accepts is down right now (retry in 13 s)',
       );
     });
 
@@ -105,7 +105,25 @@ describe('ClientPreferenceMiddleware', () => {
       down.set('hd-3', 40_000).set('bcn-2', 10);
       const error = await refusal({ 'protes.node': 'hd-3,bcn-2,ghost' });
       expect(error).toMatchObject({ status: 503, retryAfterSeconds: 1 });
-      expect(error.message).toMatch(/: hd-3, bcn-2 are down right now/);
+    });
+
+    it('names no node in a refusal, neither those of a region nor those the caller gave', async () => {
+      down.set('hd-3', 5_000).set('bcn-2', 5_000);
+      const byRegion = await refusal({ 'protes.region': 'eu-central' }, only(['bcn-1']));
+      const byName = await refusal({ 'protes.node': 'hd-3' });
+      for (const error of [byRegion, byName]) {
+        expect(error.status).toBe(503);
+        for (const name of configured.map((n) => n.name)) expect(error.message).not.toContain(name);
+      }
+    });
+
+    it('refuses an unknown name as it refuses a node that is up but filtered out', async () => {
+      const unknown = await refusal({ 'protes.node': 'ghost' });
+      const filtered = await refusal({ 'protes.node': 'bcn-2' });
+      expect({ ...filtered, message: filtered.message }).toEqual({
+        ...unknown,
+        message: unknown.message,
+      });
     });
 
     it('refuses a region whose nodes are all down or filtered out with 503', async () => {

@@ -114,19 +114,20 @@ export class ClientPreferenceMiddleware implements BuiltinMiddleware {
     });
   }
 
-  /** 400; or 503 when configured nodes that every one of `wanted` accepts are down right now. */
+  /**
+   * 400; or 503 when configured nodes that every one of `wanted` accepts are down right now. The
+   * answer names no node: a name the caller did not give (a node of the region it asked for), or
+   * whether a name it gave is a node that is filtered out, is not the caller's to learn here. An
+   * unknown name and a node that is up but not a candidate are refused alike.
+   */
   private refusal(message: string, field: string, wanted: Preference[]): MiddlewareRejection {
-    const down = (this.availability?.nodes() ?? [])
+    const downForMs = (this.availability?.nodes() ?? [])
       .filter((node) => wanted.every((p) => p.accepts(node)))
-      .flatMap(({ name }) => {
-        const ms = this.availability?.downForMs(name);
-        return ms === undefined ? [] : [{ name, ms }];
-      });
-    if (!down.length) return new MiddlewareRejection(message, 400, field);
-    const seconds = Math.max(1, Math.ceil(Math.min(...down.map((d) => d.ms)) / 1000));
-    const names = down.map((d) => d.name).join(', ');
+      .flatMap(({ name }) => this.availability?.downForMs(name) ?? []);
+    if (!downForMs.length) return new MiddlewareRejection(message, 400, field);
+    const seconds = Math.max(1, Math.ceil(Math.min(...downForMs) / 1000));
     return new MiddlewareRejection(
-      `${message}: ${names} ${down.length === 1 ? 'is' : 'are'} down right now (retry in ${seconds} s)`,
+      `${message}: a node it accepts is down right now (retry in ${seconds} s)`,
       503,
       field,
       seconds,

@@ -1,0 +1,73 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { ProtesConfig } from '@protes/config';
+import type { FastifyRequest } from 'fastify';
+import { createHmac, randomBytes } from 'node:crypto';
+
+/** Probes and the Prometheus scrape: called often, by machines, and never by a user. */
+const UNLIMITED_ROUTES: ReadonlySet<string> = new Set(['/health', '/health/live', '/metrics']);
+
+/**
+ * Who a request counts against: its credential when it sends one (so that users behind one
+ * address are apart, and one user is one user from anywhere), else its address. The credential is
+ * kept only as an HMAC under a key made at start, so the limiter's memory holds no token.
+ */
+function rateLimitKey(secret: Buffer): (request: FastifyRequest) => string {
+  return (request) => {
+    const { authorization } = request.headers;
+    if (!authorization) return `ip:${request.ip}`;
+    return `credential:${createHmac('sha256', secret).update(authorization).digest('base64url')}`;
+  };
+}
+
+/**
+ * What only the public gateway needs, on top of the protocol every proTES process speaks (the
+ * tracker and the simulator answer no browser and no stranger): a request limit per identity
+ * (429 with Retry-After), security headers, and CORS when origins are configured. Called before
+ * the application is initialized, so that the limit applies to every route.
+ */
+export async function installHardening(
+  app: NestFastifyApplication,
+  { rateLimit: limit, cors: crossOrigin }: ProtesConfig['server'],
+): Promise<void> {
+  await app.register(helmet, {
+    // Pages the gateway serves (the status page, /docs) load their scripts and styles from the
+    // gateway itself; nothing inline, nothing from elsewhere. Plain HTTP deployments exist (the
+    // demo, a trusted network), so browsers are not told to upgrade to HTTPS.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+    frameguard: { action: 'deny' },
+  });
+  if (crossOrigin.origins.length > 0) {
+    await app.register(cors, {
+      origin: crossOrigin.origins.includes('*') ? '*' : crossOrigin.origins,
+      credentials: crossOrigin.credentials,
+      maxAge: crossOrigin.maxAgeSeconds,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      exposedHeaders: ['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining'],
+    });
+  }
+  if (limit.enabled) {
+    await app.register(rateLimit, {
+      max: limit.max,
+      timeWindow: limit.windowMs,
+      keyGenerator: rateLimitKey(randomBytes(32)),
+      allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
+      // Thrown, and answered by the exception filter as every refusal is: {status_code, msg}.
+      errorResponseBuilder: (_request, { statusCode, after }) =>
+        Object.assign(new Error(`too many requests: retry in ${after}`), { statusCode }),
+    });
+  }
+}
