@@ -121,6 +121,21 @@ describe('ChainService.run', () => {
     for (const d of outcome.decisions) expect(d.ms).toBeGreaterThanOrEqual(0);
   });
 
+  it('records the reason a middleware gives with its decision, and hands none to the next', async () => {
+    const explained = middleware('explained', (c) => ({ ...c, reason: 'kept every node' }));
+    const seen: (string | undefined)[] = [];
+    const next = middleware('next', (c) => {
+      seen.push(c.reason);
+      return c;
+    });
+    const outcome = await run(await chainOf([explained, next], ['explained', 'next']));
+    expect(outcomesOf(outcome)).toEqual([
+      [0, 'explained', 'applied', 'a,b,c', 'kept every node'],
+      [1, 'next', 'applied', 'a,b,c', undefined],
+    ]);
+    expect(seen).toEqual([undefined]);
+  });
+
   it('times each decision', async () => {
     const slow = middleware('slow', async (c) => {
       await new Promise((resolve) => setTimeout(resolve, 30));

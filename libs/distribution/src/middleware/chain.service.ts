@@ -96,7 +96,7 @@ export interface ChainView {
 type Effective = Omit<ChainView, 'registered'> & { prepared: PreparedChain };
 
 type StepResult =
-  | { ok: true; task: TesTaskRequest; candidates: NodeCandidate[] }
+  | { ok: true; task: TesTaskRequest; candidates: NodeCandidate[]; reason?: string }
   | {
       ok: false;
       reason: string;
@@ -242,7 +242,7 @@ export class ChainService implements OnModuleInit {
         const ms = Math.round((performance.now() - started) * 1000) / 1000;
         if (result.ok) {
           state = { task: result.task, candidates: result.candidates };
-          decide(entry, member.name, 'applied', ms);
+          decide(entry, member.name, 'applied', ms, result.reason);
           applied = true;
           break;
         }
@@ -445,8 +445,8 @@ export class ChainService implements OnModuleInit {
   private check(
     result: unknown,
     before: readonly NodeCandidate[],
-  ): { task: TesTaskRequest; candidates: NodeCandidate[] } {
-    const { task, candidates } = (result ?? {}) as Partial<TaskContext>;
+  ): { task: TesTaskRequest; candidates: NodeCandidate[]; reason?: string } {
+    const { task, candidates, reason } = (result ?? {}) as Partial<TaskContext>;
     const byName = new Map(before.map((c) => [c.name, c]));
     const names = Array.isArray(candidates)
       ? candidates.map((c: NodeCandidate | undefined) => c?.name ?? '')
@@ -460,7 +460,11 @@ export class ChainService implements OnModuleInit {
       const errors = toFieldErrors(validTask.errors).map((e) => `${e.field} ${e.reason}`);
       throw new Error(`rewrote the task into one that is not valid TES: ${errors.join('; ')}`);
     }
-    return { task, candidates: names.map((n) => byName.get(n) as NodeCandidate) };
+    return {
+      task,
+      candidates: names.map((n) => byName.get(n) as NodeCandidate),
+      ...(typeof reason === 'string' && reason !== '' && { reason }),
+    };
   }
 
   /**

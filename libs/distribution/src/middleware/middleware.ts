@@ -16,6 +16,7 @@ export {
   type SettingsSchema,
   type TaskContext,
   type TaskMiddleware,
+  type Visa,
 } from '@protes/middleware-sdk';
 
 // Decisions are kept on the task record, so their type lives with it (the shared contracts in
