@@ -35,7 +35,11 @@ const NEW_TASK_CALLER: Caller = {
   visas: [],
 };
 
-async function run(urls: (string | TesInput)[], caller: Caller = NEW_TASK_CALLER, rules = RULES) {
+async function run(
+  urls: (string | TesInput)[],
+  caller: Caller = NEW_TASK_CALLER,
+  rules: readonly object[] = RULES,
+) {
   const middleware = new DataUseMiddleware();
   const inputs = urls.map((u) => (typeof u === 'string' ? { url: u, path: '/in' } : u));
   const context = await contextFor(middleware, candidates, task({ inputs }), { rules });
