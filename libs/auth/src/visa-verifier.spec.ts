@@ -1,7 +1,8 @@
 import { loadConfig } from '@protes/config';
 import type { JWTPayload } from 'jose';
 import { LocalIssuer } from '../../../test/auth/local-issuer';
-import { authSettings } from './auth-settings';
+import { type AuthSettings, authSettings } from './auth-settings';
+import { JwtVerifier } from './jwt-verifier';
 import { MAX_VISAS, PASSPORT_CLAIM, VisaVerifier } from './visa-verifier';
 
 /**
@@ -33,6 +34,7 @@ function grant(issuer: LocalIssuer, extra: JWTPayload = {}, visa: Record<string,
   };
 }
 
+let settings: AuthSettings;
 let verifier: VisaVerifier;
 
 beforeAll(async () => {
@@ -48,7 +50,8 @@ beforeAll(async () => {
     ]),
     PROTES_AUTH__CLOCK_SKEW_SECONDS: '5',
   });
-  verifier = new VisaVerifier(authSettings(config.auth));
+  settings = authSettings(config.auth);
+  verifier = new VisaVerifier(settings);
 });
 
 afterAll(async () => {
@@ -137,5 +140,37 @@ describe('VisaVerifier', () => {
     const passport = [...Array<string>(MAX_VISAS).fill('junk'), good];
     expect(await visasOf(passport)).toEqual([]);
     expect(await visasOf(passport.slice(1))).toHaveLength(1);
+  });
+});
+
+describe('JwtVerifier with visas', () => {
+  it('puts the verified grants on the principal, which lasts no longer than the first of them', async () => {
+    const visaExp = now() + 600;
+    const tokenExp = now() + 3600;
+    const { principal, expiresAt } = await new JwtVerifier(settings).principalOf({
+      iss: 'https://login.example.org',
+      sub: 'alice',
+      aud: 'x',
+      exp: tokenExp,
+      [PASSPORT_CLAIM]: [
+        await trusted.sign('visa-1', grant(trusted, { exp: visaExp })),
+        await stranger.sign('visa-1', grant(stranger, { exp: now() + 60 })),
+      ],
+    });
+    expect(principal.visas).toEqual([
+      { value: DATASET, issuer: trusted.url, expiresAt: visaExp * 1000 },
+    ]);
+    expect(expiresAt).toBe(visaExp * 1000);
+  });
+
+  it('keeps the token’s expiry, and no visas, for a token without a passport', async () => {
+    const exp = now() + 3600;
+    const verified = await new JwtVerifier(settings).principalOf({
+      iss: 'https://login.example.org',
+      sub: 'alice',
+      aud: 'x',
+      exp,
+    });
+    expect(verified).toMatchObject({ principal: { visas: [] }, expiresAt: exp * 1000 });
   });
 });
