@@ -141,6 +141,15 @@ describe('DataUseMiddleware', () => {
       );
     });
 
+    it('refuses a caller who may not use the data before it looks at where it may go', async () => {
+      const rules = [{ ...RULES[0], regions: ['eu-south'] }, RULES[2]];
+      const urls = ['s3://eu-genomes/1.bam', 'https://ega.example.org/EGAD00001/a.cram'];
+      const error = await refusal(run(urls, NEW_TASK_CALLER, rules));
+      expect(error.message).toMatch(
+        /^rule ega: the caller may not use the data of inputs\[1\]\.url/,
+      );
+    });
+
     it('takes any one of its users: an owner id, or a caller holding the claims', async () => {
       const url = '/shared/team/x';
       await run([url], { ...NEW_TASK_CALLER, subject: 'https://login.example.org|alice' });

@@ -225,10 +225,10 @@ export class DataUseMiddleware implements BuiltinMiddleware<DataUsePrepared> {
         return input ? [{ rule, field: input.field }] : [];
       });
       if (!applying.length) return { ...context, reason: 'no rule applies to its inputs' };
+      // Who before where: a caller who may not use the data learns nothing of where it may go.
       const { caller } = context;
-      let candidates = context.candidates;
+      const { visas } = caller;
       for (const { rule, field } of applying) {
-        const { visas } = caller;
         if (rule.users && visas && !rule.users.some((user) => isUser(user, caller, visas))) {
           const needed = rule.users.flatMap((u) => (u.visa === undefined ? [] : [u.visa]));
           throw new MiddlewareRejection(
@@ -241,7 +241,12 @@ export class DataUseMiddleware implements BuiltinMiddleware<DataUsePrepared> {
             field,
           );
         }
+      }
+      let candidates = context.candidates;
+      const reasons: string[] = [];
+      for (const { rule, field } of applying) {
         const place = placeOf(rule);
+        reasons.push(`rule ${rule.name}${place ? `: only on nodes of ${place}` : ''}`);
         if (!place) continue;
         candidates = candidates.filter((node) => allows(rule, node));
         if (!candidates.length) {
@@ -252,13 +257,8 @@ export class DataUseMiddleware implements BuiltinMiddleware<DataUsePrepared> {
           );
         }
       }
-      const reason = applying
-        .map(({ rule }) => {
-          const place = placeOf(rule);
-          return `rule ${rule.name}${place ? `: only on nodes of ${place}` : ''}`;
-        })
-        .join('; ');
-      const unchecked = caller.visas === undefined && applying.some(({ rule }) => rule.users);
+      const reason = reasons.join('; ');
+      const unchecked = visas === undefined && applying.some(({ rule }) => rule.users);
       return {
         ...context,
         candidates,
