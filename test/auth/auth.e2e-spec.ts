@@ -486,7 +486,7 @@ describe('who sees which task', () => {
 });
 
 describe('what the middleware chain sees of the caller', () => {
-  it('its owner id, the allow-listed headers and claims, and nothing else', async () => {
+  it('its owner id, the allow-listed headers and claims, its visas, and nothing else', async () => {
     const admin = bearer(await tokenFor('root', { groups: ['protes-admin'], email: 'r@x' }));
     const alice = await tokenFor('alice', { groups: ['lab-1'], email: 'alice@example.org' });
     expect(
@@ -506,6 +506,7 @@ describe('what the middleware chain sees of the caller', () => {
         subject: `${issuer.url}|alice`,
         headers: { 'x-request-id': 'req-1' },
         claims: { groups: ['lab-1'] },
+        visas: [],
       });
     } finally {
       expect((await call('DELETE', '/protes/v1/middlewares', admin)).status).toBe(200);

@@ -51,10 +51,36 @@ describe('authSettings', () => {
     ]);
   });
 
+  it('spells out the defaults of a visa issuer: asymmetric algorithms', () => {
+    const visaIssuer = {
+      issuer: 'https://visas.example.org',
+      jwksUri: 'https://visas.example.org/jwks',
+    };
+    const { visaIssuers } = authSettings(
+      config({ PROTES_AUTH__ISSUERS: [ISSUER], PROTES_AUTH__VISA_ISSUERS: [visaIssuer] }),
+    );
+    expect(visaIssuers).toEqual([
+      { ...visaIssuer, algorithms: expect.not.arrayContaining(['HS256']) },
+    ]);
+    expect(visaIssuers[0].algorithms).toHaveLength(9);
+  });
+
   it('refuses an issuer listed twice and a user listed twice', () => {
     expect(refusal(config({ PROTES_AUTH__ISSUERS: [ISSUER, ISSUER] }))).toContain(
       'auth.issuers.1.issuer',
     );
+    const visaIssuer = {
+      issuer: 'https://visas.example.org',
+      jwksUri: 'https://visas.example.org/jwks',
+    };
+    expect(
+      refusal(
+        config({
+          PROTES_AUTH__ISSUERS: [ISSUER],
+          PROTES_AUTH__VISA_ISSUERS: [visaIssuer, visaIssuer],
+        }),
+      ),
+    ).toContain('auth.visaIssuers.1.issuer');
     const user = { username: 'a', passwordHash: HASH };
     expect(refusal(config({ PROTES_AUTH__BASIC__USERS: [user, user] }))).toContain(
       'auth.basic.users.1.username',

@@ -12,12 +12,20 @@ export interface IssuerSettings {
   requiredClaims: Record<string, string>;
 }
 
+/** A trusted issuer of GA4GH Passport visas, as the visa verifier uses it. */
+export interface VisaIssuerSettings {
+  issuer: string;
+  jwksUri: string;
+  algorithms: JwtAlgorithm[];
+}
+
 /** `auth` from the configuration, checked and with its defaults spelt out. */
 export interface AuthSettings {
   enabled: boolean;
   realm: string;
   clockSkewSeconds: number;
   issuers: IssuerSettings[];
+  visaIssuers: VisaIssuerSettings[];
   jwks: { maxAgeMs: number; cooldownMs: number; timeoutMs: number };
   cacheSize: number;
   basicUsers: Map<string, PasswordHash>;
@@ -53,11 +61,18 @@ export function authSettings(config: AuthConfig): AuthSettings {
     requiredScopes: issuer.requiredScopes ?? [],
     requiredClaims: issuer.requiredClaims ?? {},
   }));
-  const seen = new Set<string>();
-  issuers.forEach(({ issuer }, i) => {
-    if (seen.has(issuer)) fail(`auth.issuers.${i}.issuer: the issuer ${issuer} is listed twice`);
-    seen.add(issuer);
-  });
+  const visaIssuers = config.visaIssuers.map((issuer): VisaIssuerSettings => ({
+    issuer: issuer.issuer,
+    jwksUri: issuer.jwksUri,
+    algorithms: issuer.algorithms ?? [...JWT_ALGORITHMS],
+  }));
+  for (const [key, list] of Object.entries({ issuers, visaIssuers })) {
+    const seen = new Set<string>();
+    list.forEach(({ issuer }, i) => {
+      if (seen.has(issuer)) fail(`auth.${key}.${i}.issuer: the issuer ${issuer} is listed twice`);
+      seen.add(issuer);
+    });
+  }
   const basicUsers = new Map<string, PasswordHash>();
   config.basic.users.forEach(({ username, passwordHash }, i) => {
     if (basicUsers.has(username))
@@ -79,6 +94,7 @@ export function authSettings(config: AuthConfig): AuthSettings {
     realm: 'protes',
     clockSkewSeconds: config.clockSkewSeconds,
     issuers,
+    visaIssuers,
     jwks: { ...config.jwks },
     cacheSize: config.cacheSize,
     basicUsers,

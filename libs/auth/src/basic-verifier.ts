@@ -32,6 +32,7 @@ export class BasicVerifier {
       admin: isAdministrator(this.settings.admin, owner, {}),
       scopes: [],
       claims: {},
+      visas: [],
     };
   }
 }

@@ -28,7 +28,7 @@ export class IssuerKeys {
   private discovery?: Promise<URL>;
 
   constructor(
-    readonly settings: IssuerSettings,
+    readonly settings: Pick<IssuerSettings, 'issuer' | 'jwksUri'>,
     private readonly options: AuthSettings['jwks'],
     private readonly now: () => number = Date.now,
   ) {}

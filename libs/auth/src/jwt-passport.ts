@@ -90,7 +90,7 @@ export function passportJwt(verifier: JwtVerifier): PassportJwt {
       });
     }
 
-    validate(payload: JWTPayload): VerifiedToken {
+    validate(payload: JWTPayload): Promise<VerifiedToken> {
       return verifier.principalOf(payload);
     }
   }

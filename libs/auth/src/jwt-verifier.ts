@@ -5,11 +5,12 @@ import { type AuthSettings, isAdministrator, type IssuerSettings } from './auth-
 import { claimHas, pickClaims, scopesOf } from './claims';
 import { IssuerKeys } from './issuer-keys';
 import { ownerIdOf, type Principal } from './principal';
+import { VisaVerifier } from './visa-verifier';
 
 /** A verified token: who it stands for, and until when it may be used. */
 export interface VerifiedToken {
   principal: Principal;
-  /** `exp`, in ms since the epoch. */
+  /** `exp`, or the first end of the principal's visas when sooner; in ms since the epoch. */
   expiresAt: number;
 }
 
@@ -21,8 +22,10 @@ export interface VerifiedToken {
  */
 export class JwtVerifier {
   private readonly issuers = new Map<string, { settings: IssuerSettings; keys: IssuerKeys }>();
+  private readonly visas: VisaVerifier;
 
   constructor(private readonly settings: AuthSettings) {
+    this.visas = new VisaVerifier(settings);
     for (const issuer of settings.issuers) {
       this.issuers.set(issuer.issuer, {
         settings: issuer,
@@ -62,8 +65,12 @@ export class JwtVerifier {
     return issuer.keys.keyFor(header);
   }
 
-  /** After jsonwebtoken has verified the token: the checks that depend on its issuer. */
-  principalOf(payload: JWTPayload): VerifiedToken {
+  /**
+   * After jsonwebtoken has verified the token: the checks that depend on its issuer, then the
+   * principal, with the Passport visas of the token that verify. It holds them while they last:
+   * what the credential cache keeps ends with the first of them to expire.
+   */
+  async principalOf(payload: JWTPayload): Promise<VerifiedToken> {
     const issuer = typeof payload.iss === 'string' ? this.issuers.get(payload.iss) : undefined;
     if (!issuer) throw invalidToken("the token's issuer (iss) is not one this service trusts");
     const audiences = [payload.aud ?? []].flat();
@@ -88,6 +95,7 @@ export class JwtVerifier {
       }
     }
     const owner = ownerIdOf(payload.iss as string, payload.sub);
+    const visas = await this.visas.visasOf(payload);
     return {
       principal: {
         issuer: payload.iss as string,
@@ -96,8 +104,9 @@ export class JwtVerifier {
         admin: isAdministrator(this.settings.admin, owner, payload),
         scopes,
         claims: pickClaims(payload, this.settings.exposeClaims),
+        visas,
       },
-      expiresAt: payload.exp * 1000,
+      expiresAt: Math.min(payload.exp * 1000, ...visas.map((visa) => visa.expiresAt)),
     };
   }
 }

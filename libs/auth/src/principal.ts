@@ -1,3 +1,5 @@
+import type { Visa } from '@protes/middleware-sdk';
+
 /**
  * Who is calling, as the API and the middleware chain see it. Built once per credential by the
  * authentication guard; never holds the credential itself.
@@ -18,6 +20,11 @@ export interface Principal {
   readonly scopes: readonly string[];
   /** The claims named in `auth.exposeClaims` that the token carries; nothing else. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * The GA4GH Passport ControlledAccessGrants of the token (`ga4gh_passport_v1`) that verified
+   * against `auth.visaIssuers`; the visa JWTs themselves are not kept. Never logged.
+   */
+  readonly visas: readonly Visa[];
 }
 
 export const ANONYMOUS_OWNER = 'anonymous';
@@ -34,4 +41,5 @@ export const ANONYMOUS: Principal = Object.freeze({
   admin: false,
   scopes: Object.freeze([]),
   claims: Object.freeze({}),
+  visas: Object.freeze([]),
 });

@@ -52,6 +52,7 @@ const DEFAULTS = {
     enabled: true,
     clockSkewSeconds: 30,
     issuers: [],
+    visaIssuers: [],
     jwks: { maxAgeMs: 600_000, cooldownMs: 30_000, timeoutMs: 5000 },
     cacheSize: 10_000,
     basic: { users: [] },

@@ -154,6 +154,21 @@ export const IssuerConfigSchema = Type.Object(
 );
 export type IssuerConfig = Static<typeof IssuerConfigSchema>;
 
+/** An issuer of GA4GH Passport visas whose ControlledAccessGrants the gateway takes. */
+export const VisaIssuerConfigSchema = Type.Object(
+  {
+    // The `iss` of its visas, exactly.
+    issuer: Type.String({ pattern: '^https?://\\S+$' }),
+    // Where its signing keys are. Never the `jku` a visa names: that would let a visa choose them.
+    jwksUri: Type.String({ format: 'uri', pattern: '^https?://' }),
+    algorithms: Type.Optional(
+      Type.Array(Type.Union(JWT_ALGORITHMS.map((a) => Type.Literal(a))), { minItems: 1 }),
+    ),
+  },
+  strict,
+);
+export type VisaIssuerConfig = Static<typeof VisaIssuerConfigSchema>;
+
 export const BasicUserConfigSchema = Type.Object(
   {
     // Basic credentials are `user:password`: a user name cannot hold a colon.
@@ -170,6 +185,9 @@ const AuthSchema = Type.Object(
     enabled: Type.Boolean({ default: true }),
     clockSkewSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
     issuers: Type.Array(IssuerConfigSchema, { default: [] }),
+    // Trusted issuers of the GA4GH Passport visas a token carries (`ga4gh_passport_v1`): visas of
+    // any other issuer are ignored. None: no visa is taken.
+    visaIssuers: Type.Array(VisaIssuerConfigSchema, { default: [] }),
     jwks: Type.Object(
       {
         // Keys are fetched again after this long, and on a key id not seen before, but never

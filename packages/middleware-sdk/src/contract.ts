@@ -61,6 +61,20 @@ export interface NodeCandidate {
   load: number;
 }
 
+/**
+ * A GA4GH Passport visa of type ControlledAccessGrants that the gateway verified (signature by a
+ * trusted visa issuer's keys, times, type): the caller may use the dataset `value` until
+ * `expiresAt`. The visa itself (a JWT) is not kept.
+ */
+export interface Visa {
+  /** The dataset the grant is for, as the visa's `value` names it (often a URL). */
+  readonly value: string;
+  /** The visa's issuer (`iss`), one the gateway is configured to trust. */
+  readonly issuer: string;
+  /** When the grant ends: the earlier of the visa's `exp` and its `expires`; ms since the epoch. */
+  readonly expiresAt: number;
+}
+
 /** Who submitted the task. */
 export interface Caller {
   /** The task's owner: the authenticated subject, or 'anonymous'. */
@@ -69,6 +83,12 @@ export interface Caller {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The token claims the operator lets through to the chain; absent without them. */
   claims?: Readonly<Record<string, unknown>>;
+  /**
+   * The verified ControlledAccessGrants visas of the caller's token (`ga4gh_passport_v1`) for a new
+   * task: `[]` when it holds none. Absent when the chain runs again for a task already accepted (a
+   * tracker taking it over or resubmitting it), where only the owner id is known.
+   */
+  readonly visas?: readonly Visa[];
 }
 
 /**
@@ -92,6 +112,11 @@ export interface TaskContext<P = unknown> {
    * and handed to every task of that chain; undefined for a middleware without `prepare`.
    */
   readonly prepared?: P;
+  /**
+   * Why the middleware decided as it did, in one line: set it on the context it returns, and the
+   * gateway records it with the middleware's decision on the task. Undefined on the way in.
+   */
+  reason?: string;
 }
 
 /** Reads the files that settings name, from the directories `middleware.fileDirs` allows. */

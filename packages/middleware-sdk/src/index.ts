@@ -14,6 +14,7 @@ export type {
   SettingsSchema,
   TaskContext,
   TaskMiddleware,
+  Visa,
 } from './contract';
 export {
   MiddlewareError,

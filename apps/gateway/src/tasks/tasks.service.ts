@@ -58,6 +58,7 @@ export class TasksService {
       subject: caller.owner,
       headers,
       claims: caller.claims,
+      visas: caller.visas,
     });
     const record = await this.lifecycle.accept(newTaskRecord(id, caller.owner, task));
     const forwarded = await this.forwarding.forward(record, route);

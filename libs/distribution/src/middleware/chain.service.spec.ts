@@ -14,7 +14,6 @@ import {
   MiddlewareError,
   MiddlewareRejection,
   type NodeCandidate,
-  type NotedContext,
   SettingsError,
   type TaskContext,
   type TaskMiddleware,
@@ -122,19 +121,19 @@ describe('ChainService.run', () => {
     for (const d of outcome.decisions) expect(d.ms).toBeGreaterThanOrEqual(0);
   });
 
-  it("records a middleware's note as its decision's reason, and passes the note to no one", async () => {
-    const noting = middleware('noting', (c): NotedContext => ({ ...c, note: 'decided without x' }));
-    const seen: NotedContext[] = [];
+  it('records the reason a middleware gives with its decision, and hands none to the next', async () => {
+    const explained = middleware('explained', (c) => ({ ...c, reason: 'kept every node' }));
+    const seen: (string | undefined)[] = [];
     const next = middleware('next', (c) => {
-      seen.push(c);
+      seen.push(c.reason);
       return c;
     });
-    const outcome = await run(await chainOf([noting, next], ['noting', 'next']));
+    const outcome = await run(await chainOf([explained, next], ['explained', 'next']));
     expect(outcomesOf(outcome)).toEqual([
-      [0, 'noting', 'applied', 'a,b,c', 'decided without x'],
+      [0, 'explained', 'applied', 'a,b,c', 'kept every node'],
       [1, 'next', 'applied', 'a,b,c', undefined],
     ]);
-    expect(seen[0].note).toBeUndefined();
+    expect(seen).toEqual([undefined]);
   });
 
   it('times each decision', async () => {

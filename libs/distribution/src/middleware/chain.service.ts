@@ -18,13 +18,7 @@ import {
 } from '@protes/tes';
 import { performance } from 'node:perf_hooks';
 import { type PreparedChain, type PreparedMember, prepareChain } from './chain-settings';
-import type {
-  Caller,
-  MiddlewareDecision,
-  NodeCandidate,
-  NotedContext,
-  TaskContext,
-} from './middleware';
+import type { Caller, MiddlewareDecision, NodeCandidate, TaskContext } from './middleware';
 import {
   type ChainEntry,
   type ChainMiddleware,
@@ -102,7 +96,7 @@ export interface ChainView {
 type Effective = Omit<ChainView, 'registered'> & { prepared: PreparedChain };
 
 type StepResult =
-  | { ok: true; task: TesTaskRequest; candidates: NodeCandidate[]; note?: string }
+  | { ok: true; task: TesTaskRequest; candidates: NodeCandidate[]; reason?: string }
   | {
       ok: false;
       reason: string;
@@ -248,7 +242,7 @@ export class ChainService implements OnModuleInit {
         const ms = Math.round((performance.now() - started) * 1000) / 1000;
         if (result.ok) {
           state = { task: result.task, candidates: result.candidates };
-          decide(entry, member.name, 'applied', ms, result.note);
+          decide(entry, member.name, 'applied', ms, result.reason);
           applied = true;
           break;
         }
@@ -451,8 +445,8 @@ export class ChainService implements OnModuleInit {
   private check(
     result: unknown,
     before: readonly NodeCandidate[],
-  ): { task: TesTaskRequest; candidates: NodeCandidate[]; note?: string } {
-    const { task, candidates, note } = (result ?? {}) as Partial<NotedContext>;
+  ): { task: TesTaskRequest; candidates: NodeCandidate[]; reason?: string } {
+    const { task, candidates, reason } = (result ?? {}) as Partial<TaskContext>;
     const byName = new Map(before.map((c) => [c.name, c]));
     const names = Array.isArray(candidates)
       ? candidates.map((c: NodeCandidate | undefined) => c?.name ?? '')
@@ -469,7 +463,7 @@ export class ChainService implements OnModuleInit {
     return {
       task,
       candidates: names.map((n) => byName.get(n) as NodeCandidate),
-      ...(typeof note === 'string' && note !== '' && { note }),
+      ...(typeof reason === 'string' && reason !== '' && { reason }),
     };
   }
 

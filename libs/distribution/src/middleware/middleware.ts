@@ -16,17 +16,9 @@ export {
   type SettingsSchema,
   type TaskContext,
   type TaskMiddleware,
+  type Visa,
 } from '@protes/middleware-sdk';
 
 // Decisions are kept on the task record, so their type lives with it (the shared contracts in
 // @protes/core never import distribution); plugins never see them.
 export type { MiddlewareDecision } from '@protes/core';
-
-import type { TaskContext } from '@protes/middleware-sdk';
-
-/**
- * What a built-in middleware may return: the context, with a `note` qualifying its decision (what
- * it had to decide without, say). The chain records the note as the decision's reason and passes
- * it on to no one. The chain reads it by shape, so a plugin may set it too.
- */
-export type NotedContext<P = unknown> = TaskContext<P> & { note?: string };

@@ -241,7 +241,7 @@ describe('DistanceMiddleware', () => {
           const out = await middleware.handle({ ...ready });
           // Stockholm (data.example.org, twice) outweighs Barcelona (v6.example.org).
           expect(names(out)).toEqual(['sto', 'hd', 'bcn']);
-          expect(out.note).toBeUndefined();
+          expect(out.reason).toBeUndefined();
         }
         expect(dns.queries.map((q) => `${q.type} ${q.name}`).sort()).toEqual([
           'A data.example.org',
@@ -272,7 +272,7 @@ describe('DistanceMiddleware', () => {
         ]);
         const out = await middleware.handle(ready);
         expect(names(out)).toEqual(['bcn', 'hd', 'sto']);
-        expect(out.note).toBe(
+        expect(out.reason).toBe(
           'decided without 3 input hosts: 3 not looked up (over lookup.maxHostsPerTask, 2)',
         );
         expect(dns.queries).toHaveLength(2);
@@ -284,7 +284,7 @@ describe('DistanceMiddleware', () => {
           await dead(['http://127.0.0.1/x', 'https://a.example.org/y']),
         );
         expect(names(out)).toEqual(['sto', 'hd', 'bcn']);
-        expect(out.note).toBe('decided without 1 input hosts: 1 not answered within 20 ms');
+        expect(out.reason).toBe('decided without 1 input hosts: 1 not answered within 20 ms');
         await expect(
           middleware.handle(await dead(['https://a.example.org/y', 'https://b.example.org/z'])),
         ).rejects.toThrow(

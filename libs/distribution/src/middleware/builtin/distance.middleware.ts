@@ -4,7 +4,6 @@ import type { TesTaskRequest } from '@protes/tes';
 import {
   type GeoPoint,
   MiddlewareError,
-  type NotedContext,
   SettingsError,
   type SettingsFiles,
   type TaskContext,
@@ -206,7 +205,7 @@ export class DistanceMiddleware implements BuiltinMiddleware<DistancePrepared> {
     return { rules: located, regions: places, geoip, hosts, weightBySize };
   }
 
-  async handle(context: TaskContext<DistancePrepared>): Promise<NotedContext<DistancePrepared>> {
+  async handle(context: TaskContext<DistancePrepared>): Promise<TaskContext<DistancePrepared>> {
     const settings = context.prepared;
     if (!settings) throw new MiddlewareError('its settings were not prepared');
     const { inputs, note } = await this.locateInputs(context.task, settings);
@@ -227,7 +226,7 @@ export class DistanceMiddleware implements BuiltinMiddleware<DistancePrepared> {
     return {
       ...context,
       candidates: healthyFirst(ranked.map((r) => r.candidate)),
-      ...(note && { note }),
+      ...(note && { reason: note }),
     };
   }
 

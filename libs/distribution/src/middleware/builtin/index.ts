@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import { ClientPreferenceMiddleware } from './client-preference.middleware';
 import { DataAccessMiddleware } from './data-access.middleware';
+import { DataUseMiddleware } from './data-use.middleware';
 import { DistanceMiddleware } from './distance.middleware';
 import { LeastLoadedMiddleware } from './least-loaded.middleware';
 import { RandomMiddleware } from './random.middleware';
@@ -13,6 +14,7 @@ import { WeightedMiddleware } from './weighted.middleware';
 export {
   ClientPreferenceMiddleware,
   DataAccessMiddleware,
+  DataUseMiddleware,
   DistanceMiddleware,
   LeastLoadedMiddleware,
   RandomMiddleware,
@@ -40,6 +42,7 @@ export const BUILTIN_MIDDLEWARES: readonly Type<BuiltinMiddleware>[] = [
   LeastLoadedMiddleware,
   DistanceMiddleware,
   DataAccessMiddleware,
+  DataUseMiddleware,
   ResourcesMiddleware,
   ClientPreferenceMiddleware,
   TesCompatMiddleware,

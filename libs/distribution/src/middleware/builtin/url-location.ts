@@ -22,7 +22,7 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** The URL's host in lower case without IPv6 brackets, or undefined. */
-function hostOf(url: string): string | undefined {
+export function hostOf(url: string): string | undefined {
   try {
     return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase() || undefined;
   } catch {
