@@ -245,3 +245,8 @@ spec:
 {{- define "protes.exposed" -}}
 {{- if or (eq .Values.clusterType "openshift") .Values.applicationDomain }}true{{ end -}}
 {{- end -}}
+
+{{/* A user name or password for a URL: urlquery writes a space as "+", which URLs read as "+". */}}
+{{- define "protes.urlEscape" -}}
+{{- urlquery . | replace "+" "%20" -}}
+{{- end -}}

@@ -249,7 +249,12 @@ export class Renderer {
     sha256sum: (s) => createHash('sha256').update(str(s)).digest('hex'),
     b64enc: (s) => Buffer.from(str(s)).toString('base64'),
     b64dec: (s) => Buffer.from(str(s), 'base64').toString('utf8'),
-    urlquery: (s) => encodeURIComponent(str(s)),
+    // Go's url.QueryEscape: a space becomes `+`; only letters, digits and `-_.~` stay as they are.
+    urlquery: (s) =>
+      encodeURIComponent(str(s))
+        .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+        .replace(/%20/g, '+'),
+    replace: (from, to, s) => str(s).split(str(from)).join(str(to)),
     trunc: (n, s) => str(s).slice(0, Number(n)),
     trimSuffix: (suffix, s) =>
       str(s).endsWith(str(suffix)) ? str(s).slice(0, -str(suffix).length || undefined) : str(s),

@@ -381,9 +381,9 @@ describe('the chart, by mode', () => {
     expect(decodeURIComponent(mongo.password)).toBe(decoded('mongodb-password'));
     expect(decodeURIComponent(amqp.password)).toBe(decoded('rabbitmq-password'));
     expect(decoded('mongodb-password')).toMatch(/^[A-Za-z0-9]{32}$/);
-    const password = renderChart({ mongodb: { auth: { rootPassword: 'p@ss word' } } });
+    const password = renderChart({ mongodb: { auth: { rootPassword: 'p@ss word+/:x' } } });
     const url = containerConfig(password.objects, appWorkloads(password.objects)[0]).store.mongoUrl;
-    expect(decodeURIComponent(new URL(url ?? '').password)).toBe('p@ss word');
+    expect(decodeURIComponent(new URL(url ?? '').password)).toBe('p@ss word+/:x');
   });
 
   it('uses the URLs of external services, and runs none itself', () => {
