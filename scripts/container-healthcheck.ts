@@ -36,8 +36,9 @@ export async function checkHealth(
     const response = await fetch(url, { signal: AbortSignal.timeout(4000) });
     return response.ok ? undefined : `${url}: ${response.status}`;
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return `${url}: ${cause ?? (error as Error).message}`;
+    // fetch names only "fetch failed"; the reason (ECONNREFUSED, a timeout) is its cause.
+    const { cause } = error as { cause?: { code?: string; message?: string } };
+    return `${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`;
   }
 }
 

@@ -1,7 +1,14 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
+import { join } from 'node:path';
 import { checkHealth, externalAddresses } from '../../scripts/container-healthcheck';
+import { ROOT } from './repo-files';
+
+/** What docker-compose.yml runs in the image (compiled by `npm run build`). */
+const CLI = join(ROOT, 'dist/scripts/container-healthcheck.js');
 
 /** A server answering every request with `status`, on `host` and any free port. */
 async function serve(host: string, status: number): Promise<{ server: Server; port: number }> {
@@ -49,5 +56,28 @@ describe('the container healthcheck', () => {
         eth0: [info('fe80::1', 'IPv6'), info('fd00::2', 'IPv6'), info('172.18.0.3', 'IPv4')],
       }),
     ).toEqual(['172.18.0.3', '[fd00::2]']);
+  });
+
+  it('as compose runs it: exit 0 when reachable, 1 and the reason when not, 2 without a port', async () => {
+    if (!existsSync(CLI)) {
+      console.warn('no build (npm run build): the healthcheck command was not run');
+      return;
+    }
+    const open = await serve('0.0.0.0', 200);
+    const loopback = await serve('127.0.0.1', 200);
+    servers.push(open.server, loopback.server);
+    // Asynchronously: the servers answer from this process's event loop.
+    const run = (...args: string[]) =>
+      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, ...args]);
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('close', (status) => resolve({ status, stderr }));
+      });
+    expect((await run(String(open.port), '/health')).status).toBe(0);
+    const down = await run(String(loopback.port), '/health');
+    expect(down.status).toBe(1);
+    expect(down.stderr).toMatch(/unhealthy: .*ECONNREFUSED/);
+    expect(spawnSync(process.execPath, [CLI]).status).toBe(2);
   });
 });
