@@ -468,15 +468,27 @@ describe('helm/values.yaml', () => {
   const used = (pattern: RegExp) =>
     new Set(Object.values(templateFiles).flatMap((t) => [...t.matchAll(pattern)].map((m) => m[1])));
 
+  const paths = [
+    ...used(/\.Values\.([\w.]+)/g),
+    ...used(/\$values\.([\w.]+)/g),
+    ...[...used(/\$settings\.([\w.]+)/g)].flatMap((p) => [`gateway.${p}`, `tracker.${p}`]),
+  ];
+
   it('has every value the templates read', () => {
-    const paths = [
-      ...used(/\.Values\.([\w.]+)/g),
-      ...used(/\$values\.([\w.]+)/g),
-      ...[...used(/\$settings\.([\w.]+)/g)].flatMap((p) => [`gateway.${p}`, `tracker.${p}`]),
-    ];
     expect(paths.length).toBeGreaterThan(20);
     for (const path of paths)
       expect([path, at(defaultValues, path)]).not.toEqual([path, undefined]);
+  });
+
+  it('has no value that no template reads', () => {
+    const params = [...read('helm/values.yaml').matchAll(/^## @param (\S+)/gm)].map((m) => m[1]);
+    expect(params.length).toBeGreaterThan(20);
+    // A value is read when a template reads it, a value inside it, or the object holding it.
+    const unread = params.filter(
+      (param) =>
+        !paths.some((p) => p === param || p.startsWith(`${param}.`) || param.startsWith(`${p}.`)),
+    );
+    expect(unread).toEqual([]);
   });
 
   it('gives the configuration keys the apps know, and the image the release publishes', () => {
