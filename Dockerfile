@@ -5,9 +5,9 @@
 #   docker run --rm protes tes-sim --name eu-1 --host 0.0.0.0 --port 8000
 # Configuration: PROTES_CONFIG and PROTES_* variables (README, "Configuration").
 
-# Node 20.19+ (package.json engines); the same base in both stages, so that the native module
-# compiled in the first (better-sqlite3) runs in the second.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# The current Node.js LTS (the code itself supports 20.19+: package.json engines); the same base in
+# both stages, so that the native module compiled in the first (better-sqlite3) runs in the second.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -44,9 +44,14 @@ COPY --from=build /app/examples/protes-middleware-example/dist examples/protes-m
 RUN mkdir -p /opt/protes/plugins \
   && echo '{"name":"protes-plugins","version":"1.0.0","private":true}' > /opt/protes/plugins/package.json
 COPY --chmod=755 docker/entrypoint.sh /usr/local/bin/protes
-# The SQLite store's default folder (standalone mode); distributed mode keeps nothing here.
-RUN mkdir -p var && chown node:node var
-USER node
+# A user of its own, by number: Kubernetes' runAsNonRoot can only verify a numeric USER. It owns
+# nothing but the SQLite store's default folder (standalone mode; distributed mode keeps nothing
+# here); the rest of the image is read-only to it.
+RUN groupadd --gid 10001 protes \
+  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin protes \
+  && mkdir -p var && chown 10001:10001 var
+USER 10001:10001
 EXPOSE 8080
 ENTRYPOINT ["protes"]
 CMD ["gateway"]

@@ -1,8 +1,19 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { configKeys, envNameOf, loadConfig, type ProtesConfig } from '@protes/config';
 import { load as parseYaml } from 'js-yaml';
+import {
+  APPS,
+  dockerfile,
+  imageUid,
+  read,
+  release,
+  RELEASE_IMAGE,
+  ROOT,
+  stageNames,
+  stages,
+} from './repo-files';
 
 /**
  * The deployment files checked against the code. No Docker engine runs where this project is
@@ -10,41 +21,6 @@ import { load as parseYaml } from 'js-yaml';
  * the files use (stages, apps, configuration keys, variables, services, ports) must be one the
  * code and the other files define, and each container's configuration must load.
  */
-const ROOT = resolve(__dirname, '../..');
-const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-
-/** Apps the image can run: folders under apps/ with a main.ts. */
-const APPS = readdirSync(join(ROOT, 'apps')).filter((app) =>
-  existsSync(join(ROOT, 'apps', app, 'src/main.ts')),
-);
-
-// ---- Dockerfile
-
-interface Stage {
-  image: string;
-  name?: string;
-  lines: string[];
-}
-
-function dockerfileStages(text: string): Stage[] {
-  // Continuation lines joined, comments dropped.
-  const lines = text
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  const stages: Stage[] = [];
-  for (const line of lines) {
-    const from = /^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
-    if (from) stages.push({ image: from[1], name: from[2]?.toLowerCase(), lines: [] });
-    else stages.at(-1)?.lines.push(line);
-  }
-  return stages;
-}
-
-const dockerfile = read('Dockerfile');
-const stages = dockerfileStages(dockerfile);
-const stageNames = stages.map((s) => s.name).filter((n): n is string => !!n);
 
 /** COPY sources from the build context (not from a stage), per stage. */
 const contextCopies = stages.flatMap((stage) =>
@@ -84,17 +60,32 @@ const composeText = read('docker-compose.yml');
 const compose = parseYaml(composeText) as { services: Record<string, ComposeService> };
 const services = compose.services;
 
-/** `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$VAR` names used for interpolation. */
-const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
-const interpolated = new Set(
-  [...composeText.replace(/\$\$/g, '').matchAll(INTERPOLATION)].map((m) => m[1] ?? m[3]),
-);
+/**
+ * `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `$VAR`: the name,
+ * the operator (`-` or `?`) and the default or error message.
+ */
+const INTERPOLATION =
+  /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+const interpolations = [...composeText.replace(/\$\$/g, '').matchAll(INTERPOLATION)];
+const interpolated = new Set(interpolations.map((m) => m[1] ?? m[4]));
+/** Variables compose refuses to start without (`${VAR:?…}`): they have no default. */
+const required = new Set(interpolations.filter((m) => m[2] === '?').map((m) => m[1]));
 
-/** A value as compose would see it with nothing set in the environment: the defaults. */
+/**
+ * What an operator puts in .env for a required variable: a URL-safe sample, as .env.example asks.
+ */
+const sampleOf = (name: string) => `sample-${name.toLowerCase()}`;
+
+/**
+ * A value as compose would see it with nothing set in the environment but the required
+ * variables: the defaults, and a sample of each required one.
+ */
 const withDefaults = (value: string) =>
   value
     .replace(/\$\$/g, '\0')
-    .replace(INTERPOLATION, (_m, _name: string, fallback?: string) => fallback ?? '')
+    .replace(INTERPOLATION, (_m, name: string, operator?: string, fallback?: string) =>
+      operator === '?' ? sampleOf(name) : (fallback ?? ''),
+    )
     .replace(/\0/g, '$');
 
 function environmentOf(service: ComposeService): Record<string, string> {
@@ -119,11 +110,16 @@ const flag = (args: string[], name: string) => {
 const healthTest = (service: ComposeService): string =>
   [service.healthcheck?.test ?? []].flat().join(' ');
 
-/** The ports of the URLs a healthcheck calls on the container itself. */
-const healthPorts = (service: ComposeService): number[] =>
-  [...healthTest(service).matchAll(/https?:\/\/(?:127\.0\.0\.1|localhost):(\d+)/g)].map((m) =>
-    Number(m[1]),
-  );
+/** The healthcheck script of the image: it calls the container's own network address. */
+const HEALTHCHECK = 'dist/scripts/container-healthcheck.js';
+
+/** The port and path a healthcheck calls, from its `node <HEALTHCHECK> <port> <path>`. */
+function healthTarget(service: ComposeService): { port: number; path: string } | undefined {
+  const test = [service.healthcheck?.test ?? []].flat();
+  const at = test.indexOf(HEALTHCHECK);
+  if (at < 0 || test[at - 1] !== 'node') return undefined;
+  return { port: Number(test[at + 1]), path: test[at + 2] };
+}
 
 /** Services that run one of the apps of this repository. */
 const appServices = Object.entries(services).filter(([, s]) => APPS.includes(commandOf(s)[0]));
@@ -187,6 +183,26 @@ describe('Dockerfile', () => {
     const major = Number(/(\d+)/.exec(engines.node)?.[1]);
     const image = /ARG NODE_IMAGE=node:(\d+)/.exec(dockerfile)?.[1];
     expect(Number(image)).toBeGreaterThanOrEqual(major);
+  });
+
+  it('runs as a numeric, non-root user that owns the SQLite folder', () => {
+    const uid = imageUid();
+    expect(uid).toBeGreaterThan(0);
+    expect(stages.at(-1)?.lines.join('\n')).toContain(`chown ${uid}:${uid} var`);
+  });
+
+  it('is built by the release workflow for amd64 and arm64 on a version tag', () => {
+    expect(release.on.push.tags).toEqual(['v*']);
+    const steps = release.jobs.image.steps;
+    const build = steps.find((s) => s.uses?.startsWith('docker/build-push-action@'))?.with;
+    expect(build).toMatchObject({ file: 'Dockerfile', target: 'runtime', push: true });
+    expect(String(build?.platforms).split(',').sort()).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(stageNames).toContain(build?.target);
+    const meta = steps.find((s) => s.uses?.startsWith('docker/metadata-action@'))?.with;
+    expect(meta?.images).toBe('${{ env.IMAGE }}');
+    // Tag v1.2.3 publishes 1.2.3: the version the chart's appVersion names.
+    expect(String(meta?.tags)).toContain('type=semver,pattern={{version}}');
+    expect(RELEASE_IMAGE).toMatch(/^ghcr\.io\/[a-z0-9-]+\/protes$/);
   });
 
   it('starts the app its first argument names, gateway by default', () => {
@@ -262,6 +278,11 @@ describe('docker-compose.yml', () => {
     const mongo = new URL(config.store.mongoUrl ?? '');
     expect(services[mongo.hostname]?.image).toMatch(/^mongo:/);
     expect(mongo.port || '27017').toBe('27017');
+    const mongoEnv = environmentOf(services[mongo.hostname]);
+    expect(decodeURIComponent(mongo.username)).toBe(mongoEnv.MONGO_INITDB_ROOT_USERNAME);
+    expect(decodeURIComponent(mongo.password)).toBe(mongoEnv.MONGO_INITDB_ROOT_PASSWORD);
+    // The root user is defined in the admin database.
+    expect(mongo.searchParams.get('authSource')).toBe('admin');
     const amqp = new URL(config.bus.url ?? '');
     const rabbitmq = services[amqp.hostname];
     expect(rabbitmq?.image).toMatch(/^rabbitmq:/);
@@ -287,25 +308,52 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('checks health on the ports the services listen on', () => {
+  it('checks health on the ports the services listen on, from outside loopback', () => {
     for (const [name, service] of Object.entries(services)) {
       expect([name, healthTest(service)]).not.toEqual([name, '']);
     }
+    // The script is compiled into dist/ by `npm run build`, which the image runs.
+    expect(existsSync(join(ROOT, HEALTHCHECK.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(
+      true,
+    );
     for (const [name, sim] of serviceRunning('tes-sim')) {
-      expect([name, healthPorts(sim)]).toEqual([name, [Number(flag(commandOf(sim), '--port'))]]);
+      expect([name, healthTarget(sim)]).toEqual([
+        name,
+        { port: Number(flag(commandOf(sim), '--port')), path: '/ga4gh/tes/v1/service-info' },
+      ]);
     }
     for (const [name, service] of [...serviceRunning('gateway'), ...serviceRunning('tracker')]) {
       const config = configOf(name, service);
       expect(config.server.host).toBe('0.0.0.0');
-      expect([name, healthPorts(service)]).toEqual([name, [config.server.port]]);
-      expect(healthTest(service)).toContain('/health');
+      expect([name, healthTarget(service)]).toEqual([
+        name,
+        { port: config.server.port, path: '/health' },
+      ]);
     }
   });
 
-  it('publishes the gateway on its configured port', () => {
+  it('publishes the gateway on its configured port, on the host loopback unless asked', () => {
     const [[name, gateway]] = serviceRunning('gateway');
-    const published = (gateway.ports ?? []).map((p) => Number(withDefaults(p).split(':').at(-1)));
-    expect(published).toEqual([configOf(name, gateway).server.port]);
+    const published = (gateway.ports ?? []).map((p) => withDefaults(p).split(':'));
+    expect(published.map((p) => Number(p.at(-1)))).toEqual([configOf(name, gateway).server.port]);
+    expect(published.map((p) => p.length === 3 && p[0])).toEqual(['127.0.0.1']);
+  });
+
+  it('has no default for any password: compose refuses to start without one', () => {
+    const secrets = [...interpolated].filter((v) => /PASSWORD|SECRET|TOKEN/.test(v));
+    expect(secrets.length).toBeGreaterThan(0);
+    expect(secrets.filter((v) => !required.has(v))).toEqual([]);
+    // Nor does the example env file give one that a copy would keep.
+    for (const secret of secrets) expect(envExample).toMatch(new RegExp(`^${secret}=$`, 'm'));
+  });
+
+  it('runs the image the release workflow publishes', () => {
+    for (const [name, service] of appServices) {
+      expect([name, withDefaults(service.image ?? '').split(':')[0]]).toEqual([
+        name,
+        RELEASE_IMAGE,
+      ]);
+    }
   });
 
   it('lets trackers scale: no fixed container name, no published port', () => {

@@ -355,6 +355,110 @@ describe('loadConfig', () => {
   });
 });
 
+describe('secrets from files', () => {
+  let dir: string;
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'protes-secrets-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads PROTES_<KEY>_FILE as the value of PROTES_<KEY>, without its final line end', () => {
+    const config = loadConfig({
+      PROTES_STORE__DRIVER: 'mongo',
+      PROTES_STORE__MONGO_URL_FILE: file('mongo-url', 'mongodb://u:p%40ss@db:27017/protes\n'),
+      PROTES_BUS__DRIVER: 'rabbitmq',
+      PROTES_BUS__URL_FILE: file('amqp-url', 'amqp://u:secret@mq:5672'),
+      PROTES_SERVER__PORT_FILE: file('port', '9000\n'),
+    });
+    expect(config.store.mongoUrl).toBe('mongodb://u:p%40ss@db:27017/protes');
+    expect(config.bus.url).toBe('amqp://u:secret@mq:5672');
+    expect(config.server.port).toBe(9000);
+  });
+
+  it('reads lists from a file as from the variable, and validates what it read', () => {
+    const nodes = file('nodes.json', '[{"name":"a","url":"http://a:8000/ga4gh/tes/v1"}]\n');
+    expect(loadConfig({ PROTES_NODES_FILE: nodes }).nodes).toEqual([
+      { name: 'a', url: 'http://a:8000/ga4gh/tes/v1' },
+    ]);
+    const bad = file('bad-nodes.json', '[{"name":"a","url":"ftp://a"}]');
+    expect(configError({ PROTES_NODES_FILE: bad }).message).toContain('nodes.0.url:');
+  });
+
+  it('refuses a key set both directly and from a file', () => {
+    const error = configError({
+      PROTES_BUS__URL: 'amqp://a',
+      PROTES_BUS__URL_FILE: file('url', 'amqp://b'),
+    });
+    expect(error.message).toContain('PROTES_BUS__URL and PROTES_BUS__URL_FILE');
+  });
+
+  it('names the variable and the path of a file it cannot read', () => {
+    const missing = join(dir, 'nope');
+    const error = configError({ PROTES_BUS__URL_FILE: missing });
+    expect(error.message).toContain('PROTES_BUS__URL_FILE');
+    expect(error.message).toContain(missing);
+    expect(error.message).toContain('ENOENT');
+  });
+
+  it('refuses _FILE of a variable that is no key, and never reads PROTES_CONFIG_FILE', () => {
+    const path = file('x', '1');
+    expect(configError({ PROTES_SERVER__PROT_FILE: path }).message).toContain(
+      'PROTES_SERVER__PROT_FILE',
+    );
+    expect(configError({ PROTES_CONFIG_FILE: path }).message).toContain('PROTES_CONFIG_FILE');
+  });
+
+  it("reads each node's token and password from the files its credentials name", () => {
+    const yaml = file(
+      'nodes.yaml',
+      [
+        'nodes:',
+        '  - name: a',
+        '    url: http://a/ga4gh/tes/v1',
+        `    credentials: { bearerFile: ${file('a-token', 'tok-a\n')} }`,
+        '  - name: b',
+        '    url: http://b/ga4gh/tes/v1',
+        `    credentials: { username: ops, passwordFile: ${file('b-password', 'pw-b')} }`,
+        '  - name: c',
+        '    url: http://c/ga4gh/tes/v1',
+        '    credentials: { bearer: inline }',
+      ].join('\n'),
+    );
+    expect(loadConfig({ PROTES_CONFIG: yaml }).nodes.map((n) => n.credentials)).toEqual([
+      { bearer: 'tok-a' },
+      { username: 'ops', password: 'pw-b' },
+      { bearer: 'inline' },
+    ]);
+  });
+
+  it.each([
+    [
+      'both a token and its file',
+      { bearer: 'x', bearerFile: 'token' },
+      'nodes.0.credentials.bearerFile: set either bearer or bearerFile',
+    ],
+    ['an empty token file', { bearerFile: 'empty' }, 'nodes.0.credentials.bearerFile:'],
+    ['a password file that is missing', { passwordFile: 'nope' }, 'ENOENT'],
+  ])('refuses a node with %s', (_case, credentials, message) => {
+    const paths: Record<string, string> = {
+      token: file('token', 'tok'),
+      empty: file('empty', '\n'),
+      nope: join(dir, 'missing'),
+    };
+    const resolved = Object.fromEntries(
+      Object.entries(credentials).map(([k, v]) => [k, k.endsWith('File') ? paths[v] : v]),
+    );
+    const nodes = JSON.stringify([{ name: 'a', url: 'http://a', credentials: resolved }]);
+    expect(configError({ PROTES_NODES: nodes }).message).toContain(message);
+  });
+});
+
 describe('auth', () => {
   const issuer = {
     issuer: 'https://login.example.org/realms/protes',

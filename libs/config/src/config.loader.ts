@@ -51,9 +51,43 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]] = value;
 }
 
+/**
+ * A secret's content from the file that holds it, without the one line end that editors and
+ * `echo` add (a token or password never ends with one). `what` names where the path came from.
+ */
+function readSecretFile(what: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new ConfigError(`${what}: cannot read ${path} (${code ?? message})`);
+  }
+}
+
+/** `PROTES_X_FILE` names a file whose content is the value of `PROTES_X`. */
+const FILE_SUFFIX = '_FILE';
+
+/**
+ * The environment with every `PROTES_<KEY>_FILE` replaced by `PROTES_<KEY>` holding the file's
+ * content, so that secrets can come from mounted files (Kubernetes Secrets, Docker secrets)
+ * rather than from variables any process listing can show.
+ */
+function withFileVariables(env: NodeJS.ProcessEnv, known: Set<string>): NodeJS.ProcessEnv {
+  const resolved: NodeJS.ProcessEnv = { ...env };
+  for (const [name, path] of Object.entries(env)) {
+    const target = name.slice(0, -FILE_SUFFIX.length);
+    if (!name.endsWith(FILE_SUFFIX) || !known.has(target) || path === undefined) continue;
+    if (env[target] !== undefined)
+      throw new ConfigError(`${target} and ${name} are both set: set one of them`);
+    resolved[target] = readSecretFile(name, path);
+    delete resolved[name];
+  }
+  return resolved;
+}
+
 function fromEnv(env: NodeJS.ProcessEnv, into: Record<string, unknown>): void {
   const known = new Map(configKeys().map((k) => [envNameOf(k.path), k]));
-  for (const [name, raw] of Object.entries(env)) {
+  for (const [name, raw] of Object.entries(withFileVariables(env, new Set(known.keys())))) {
     if (!name.startsWith(ENV_PREFIX) || LOADER_VARIABLES.has(name) || raw === undefined) continue;
     const key = known.get(name);
     if (!key && isServiceLink(name, raw)) continue;
@@ -112,7 +146,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProtesConfig {
     );
   }
   checkConsistency(merged);
+  readNodeSecrets(merged);
   return merged;
+}
+
+/** Puts the content of each node's `bearerFile` and `passwordFile` in `bearer` and `password`. */
+function readNodeSecrets(config: ProtesConfig): void {
+  config.nodes.forEach(({ credentials }, i) => {
+    if (!credentials) return;
+    const fields = [
+      ['bearer', 'bearerFile'],
+      ['password', 'passwordFile'],
+    ] as const;
+    for (const [field, fileField] of fields) {
+      const path = credentials[fileField];
+      if (path === undefined) continue;
+      const at = `nodes.${i}.credentials.${fileField}`;
+      if (credentials[field] !== undefined)
+        throw new ConfigError(`${at}: set either ${field} or ${fileField}, not both`);
+      const secret = readSecretFile(at, path);
+      if (!secret) throw new ConfigError(`${at}: ${path} is empty`);
+      credentials[field] = secret;
+      delete credentials[fileField];
+    }
+  });
 }
 
 function checkConsistency(config: ProtesConfig): void {

@@ -9,6 +9,11 @@ const Credentials = Type.Object(
     bearer: Type.Optional(Type.String({ minLength: 1 })),
     username: Type.Optional(Type.String()),
     password: Type.Optional(Type.String()),
+    // Files holding the token or password (a mounted Kubernetes Secret, a Docker secret), so that
+    // the node list itself holds no secret. The loader reads them at start and puts their content
+    // in `bearer` and `password`: the loaded configuration never has these two.
+    bearerFile: Type.Optional(Type.String({ minLength: 1 })),
+    passwordFile: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
