@@ -34,6 +34,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
+# The status page is served from its source files, not compiled.
+COPY --from=build /app/apps/gateway/status-page apps/gateway/status-page
 # The SDK the gateway and its plugins share, and the example plugin: node_modules links to them.
 COPY --from=build /app/packages/middleware-sdk/package.json packages/middleware-sdk/
 COPY --from=build /app/packages/middleware-sdk/dist packages/middleware-sdk/dist

@@ -178,6 +178,14 @@ describe('Dockerfile', () => {
     expect(contextCopies).toEqual(expect.arrayContaining(['tsconfig.json', 'tsconfig.build.json']));
   });
 
+  it('carries the files the gateway serves from source into the runtime stage', () => {
+    // The status page is read from apps/gateway/status-page at start (not compiled into dist/).
+    expect(existsSync(join(ROOT, 'apps/gateway/status-page/index.html'))).toBe(true);
+    expect(stages.at(-1)?.lines).toContain(
+      'COPY --from=build /app/apps/gateway/status-page apps/gateway/status-page',
+    );
+  });
+
   it('runs on a Node.js that package.json allows', () => {
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines;
     const major = Number(/(\d+)/.exec(engines.node)?.[1]);
