@@ -254,7 +254,8 @@ const GENERATORS: (() => Case)[] = [
         `${TES_PATH}/../../etc/passwd`,
         `${TASKS}/${printable(int(1, 40)).replace(/[\s%?#]/g, '')}`,
         `${TASKS}/%00`,
-        `/${printable(int(1, 60)).replace(/[\s%]/g, '')}`,
+        // Never `/?…` or `/#…`: `/` itself is the status page (200).
+        `/${printable(int(1, 60)).replace(/[\s%?#]/g, '') || 'x'}`,
         '*',
         `${TASKS}/a b`,
       ]),

@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig, type ProtesConfig } from '@protes/config';
 import { createHttpApp, listen, processLogger } from '@protes/server';
 import { installHardening } from './common/http-hardening';
+import { installApiDocs } from './docs/api-docs-ui';
 import { GatewayModule } from './gateway.module';
 
 /** Builds the gateway (not yet listening) from a configuration, for main.ts and for tests. */
@@ -15,6 +16,7 @@ export async function createGateway(
     maxJsonDepth: config.server.maxJsonDepth,
   });
   await installHardening(app, config.server);
+  await installApiDocs(app);
   return app;
 }
 

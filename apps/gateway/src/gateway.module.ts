@@ -8,7 +8,6 @@ import { HealthController, readinessIndicators } from '@protes/server';
 import { TrackingModule } from '@protes/tracking';
 import { GatewayAuthModule } from './auth/gateway-auth.module';
 import { TesExceptionFilter } from './common/tes-exception.filter';
-import { ApiDocsUi } from './docs/api-docs-ui';
 import { DocsController } from './docs/docs.controller';
 import { NodesHealthIndicator } from './health/nodes.health';
 import { MetricsController } from './metrics/metrics.controller';
@@ -50,7 +49,6 @@ export class GatewayModule {
       ],
       providers: [
         TasksService,
-        ApiDocsUi,
         { provide: APP_FILTER, useClass: TesExceptionFilter },
         // Ready: the store answers; nodes are reported but never make the gateway unready.
         ...readinessIndicators([TaskStoreHealthIndicator, NodesHealthIndicator]),

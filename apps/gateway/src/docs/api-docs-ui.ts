@@ -1,8 +1,6 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifySwagger, { type StaticDocumentSpec } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
 import { openApiDocument } from './openapi';
 import { sameOriginCsp } from './same-origin-csp';
 
@@ -23,23 +21,20 @@ export const DOCS_PATH = '/docs';
  * Serves swagger-ui at /docs with the gateway's OpenAPI document (@fastify/swagger in static mode:
  * the document is ours, not derived from routes). These are Fastify routes beside Nest's, so no
  * Nest guard sees them: they are public, as they name no caller's data (see public-routes.ts).
+ * Registered through Nest's adapter before the application is initialized, like the gateway's
+ * other Fastify plugins: a plugin awaited from inside Nest's start-up would boot Fastify's plugin
+ * tree before Nest installs its error handler, and parse errors would lose the TES error body.
  */
-@Injectable()
-export class ApiDocsUi implements OnModuleInit {
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
-
-  async onModuleInit(): Promise<void> {
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    await fastify.register(fastifySwagger, {
-      mode: 'static',
-      // The plugin's type knows OpenAPI 3.0 documents only; it serves a 3.1 one as it is.
-      specification: { document: openApiDocument() as unknown as StaticDocumentSpec['document'] },
-    });
-    await fastify.register(fastifySwaggerUi, {
-      routePrefix: DOCS_PATH,
-      // Its scripts are files (no inline script): same-origin, and its one style element.
-      staticCSP: DOCS_CSP,
-      uiConfig: { deepLinking: true, docExpansion: 'list', tryItOutEnabled: false },
-    });
-  }
+export async function installApiDocs(app: NestFastifyApplication): Promise<void> {
+  await app.register(fastifySwagger, {
+    mode: 'static',
+    // The plugin's type knows OpenAPI 3.0 documents only; it serves a 3.1 one as it is.
+    specification: { document: openApiDocument() as unknown as StaticDocumentSpec['document'] },
+  });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: DOCS_PATH,
+    // Its scripts are files (no inline script): same-origin, and its one style element.
+    staticCSP: DOCS_CSP,
+    uiConfig: { deepLinking: true, docExpansion: 'list', tryItOutEnabled: false },
+  });
 }
