@@ -10,7 +10,7 @@ import { GatewayAuthModule } from './auth/gateway-auth.module';
 import { TesExceptionFilter } from './common/tes-exception.filter';
 import { DocsController } from './docs/docs.controller';
 import { NodesHealthIndicator } from './health/nodes.health';
-import { MetricsController } from './metrics/metrics.controller';
+import { NodeMetrics } from './metrics/node-metrics';
 import { MiddlewaresController } from './middlewares/middlewares.controller';
 import { NodesController } from './nodes/nodes.controller';
 import { ServiceInfoController } from './service-info/service-info.controller';
@@ -43,10 +43,10 @@ export class GatewayModule {
         DocsController,
         MiddlewaresController,
         NodesController,
-        MetricsController,
       ],
       providers: [
         TasksService,
+        NodeMetrics,
         { provide: APP_FILTER, useClass: TesExceptionFilter },
         // Ready: the store answers; nodes are reported but never make the gateway unready.
         ...readinessIndicators([TaskStoreHealthIndicator, NodesHealthIndicator]),
