@@ -2,10 +2,14 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { loadConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
-import { DistributionModule, MiddlewarePluginsModule } from '@protes/distribution';
+import {
+  DistributionModule,
+  MiddlewarePluginsModule,
+  TaskObserverModule,
+} from '@protes/distribution';
 import { PersistenceModule, TaskStoreHealthIndicator } from '@protes/persistence';
 import { HealthController, readinessIndicators } from '@protes/server';
-import { TrackingModule } from '@protes/tracking';
+import { TrackerMetrics, TrackingModule } from '@protes/tracking';
 import { GatewayAuthModule } from './auth/gateway-auth.module';
 import { TesExceptionFilter } from './common/tes-exception.filter';
 import { DocsController } from './docs/docs.controller';
@@ -25,14 +29,16 @@ export class GatewayModule {
    * tasks. The configuration is read here, once, because it decides which modules exist.
    */
   static forRoot(config: ProtesConfig = loadConfig()): DynamicModule {
+    const runTracker = config.bus.driver === 'in-process';
     return {
       module: GatewayModule,
       imports: [
         ProtesConfigModule.forRoot(config),
         PersistenceModule.fromConfig(config.store),
         DistributionModule,
+        TaskObserverModule,
         MiddlewarePluginsModule.forRoot(config.middleware.modules),
-        TrackingModule.forRoot({ runTracker: config.bus.driver === 'in-process' }),
+        TrackingModule.forRoot({ runTracker }),
         TerminusModule,
         GatewayAuthModule.forRoot(config.auth),
       ],
@@ -47,6 +53,7 @@ export class GatewayModule {
       providers: [
         TasksService,
         NodeMetrics,
+        ...(runTracker ? [TrackerMetrics] : []),
         { provide: APP_FILTER, useClass: TesExceptionFilter },
         // Ready: the store answers; nodes are reported but never make the gateway unready.
         ...readinessIndicators([TaskStoreHealthIndicator, NodesHealthIndicator]),

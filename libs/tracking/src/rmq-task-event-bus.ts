@@ -1,5 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type ClientProxy, ClientProxyFactory } from '@nestjs/microservices';
+import { currentRequestId } from '@protes/server';
 import { Subscription } from 'rxjs';
 import { type BusConfig, rmqPublisherOptions, TASK_EVENT_PATTERN } from './rmq-options';
 import { type TaskEvent, TaskEventBus } from './task-events';
@@ -45,7 +46,9 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
     this.inFlight++;
     try {
       // emit() is hot: it connects (once) and sends whether or not anyone subscribes.
-      this.client.emit(TASK_EVENT_PATTERN, { type: event.type, taskId: event.taskId }).subscribe({
+      const requestId = event.requestId ?? currentRequestId();
+      const message = { type: event.type, taskId: event.taskId, ...(requestId && { requestId }) };
+      this.client.emit(TASK_EVENT_PATTERN, message).subscribe({
         error: (error: unknown) => {
           this.inFlight--;
           this.failed(error);
