@@ -13,6 +13,7 @@ import { TrackerMetrics, TrackingModule } from '@protes/tracking';
 import { GatewayAuthModule } from './auth/gateway-auth.module';
 import { TesExceptionFilter } from './common/tes-exception.filter';
 import { DocsController } from './docs/docs.controller';
+import { GatewayBusHealthIndicator } from './health/bus.health';
 import { NodesHealthIndicator } from './health/nodes.health';
 import { NodeMetrics } from './metrics/node-metrics';
 import { MiddlewaresController } from './middlewares/middlewares.controller';
@@ -55,8 +56,12 @@ export class GatewayModule {
         NodeMetrics,
         ...(runTracker ? [TrackerMetrics] : []),
         { provide: APP_FILTER, useClass: TesExceptionFilter },
-        // Ready: the store answers; nodes are reported but never make the gateway unready.
-        ...readinessIndicators([TaskStoreHealthIndicator, NodesHealthIndicator]),
+        // Ready: the store writes, the bus is connected (distributed mode), some node takes tasks.
+        ...readinessIndicators([
+          TaskStoreHealthIndicator,
+          GatewayBusHealthIndicator,
+          NodesHealthIndicator,
+        ]),
       ],
     };
   }

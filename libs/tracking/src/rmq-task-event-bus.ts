@@ -24,12 +24,17 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
   /** Events not delivered since publishing last failed; undefined while publishing works. */
   private undelivered?: number;
   private closed = false;
+  /** The broker connection is up (Nest's RMQ client status; it reconnects by itself). */
+  private connectedNow = false;
 
   constructor(
     private readonly client: ClientProxy,
     private readonly maxInFlight = MAX_IN_FLIGHT,
   ) {
     super();
+    client.status.subscribe((status) => {
+      this.connectedNow = status === 'connected' || status === 'unblocked';
+    });
   }
 
   static fromConfig(bus: BusConfig): RmqTaskEventBus {
@@ -75,6 +80,15 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
   /** Events handed to the client whose fate is not known yet. */
   get pending(): number {
     return this.inFlight;
+  }
+
+  /**
+   * Whether the broker connection is up (for /health). While it is not, the client is asked to
+   * connect: it reconnects by itself once connected, but not after a first attempt failed.
+   */
+  connected(): boolean {
+    if (!this.connectedNow && !this.closed) this.client.connect().catch(() => undefined);
+    return this.connectedNow;
   }
 
   async onApplicationShutdown(): Promise<void> {
