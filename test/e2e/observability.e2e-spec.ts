@@ -16,6 +16,7 @@ import {
   e2eGatewayEnv,
   isTerminalState,
   runTask,
+  simCall,
   startSimulators,
   TES_PATH,
   waitFor,
@@ -202,6 +203,42 @@ describe('metrics and logs of a standalone gateway', () => {
       expect(text).not.toContain(secret);
     }
   });
+});
+
+describe('readiness while no node can take a task', () => {
+  const sims = new Map<string, Started>();
+  let gateway: Started;
+  let dir = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'protes-obs-nodes-'));
+    await startSimulators(['alpha'], SIM_ARGS, sims);
+    // Probed often, its breaker opening at the first failure and trying again soon.
+    const health = { probeIntervalMs: 200, failureThreshold: 1, coolDownMs: 500 };
+    const nodes = [{ name: 'alpha', url: `${sims.get('alpha')?.url}${TES_PATH}`, health }];
+    gateway = await startGateway(e2eGatewayEnv(dir, nodes));
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([gateway?.stop(), ...[...sims.values()].map((s) => s.stop())]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is 503 naming the nodes while every node's circuit is open, and 200 once one closes", async () => {
+    await healthBecomes(gateway.url, 200);
+    const outage = await simCall(`${sims.get('alpha')?.url}/sim/outage`, 'POST', {
+      mode: 'refuse',
+      ms: 3000,
+    });
+    expect(outage.status).toBe(200);
+    const red = await healthBecomes(gateway.url, 503);
+    expect(red.body).toMatchObject({
+      status_code: 503,
+      msg: expect.stringContaining('nodes (no node can take a task'),
+      error: { nodes: { status: 'down', alpha: expect.stringMatching(/^down \(circuit/) } },
+    });
+    await healthBecomes(gateway.url, 200);
+  }, 30_000);
 });
 
 /** Mounts a small tmpfs at `dir` (root only); false where that is not allowed. */
