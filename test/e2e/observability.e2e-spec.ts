@@ -241,26 +241,34 @@ describe('readiness while no node can take a task', () => {
   }, 30_000);
 });
 
-/** Mounts a small tmpfs at `dir` (root only); false where that is not allowed. */
-function mountSmallFs(dir: string): boolean {
+/** Mounts a tmpfs of `size` at `dir` (root only); throws where that is not allowed. */
+const mountTmpfs = (dir: string, size: string): void => {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+};
+
+/** Whether this process may mount a filesystem (root, outside most CI runners): tried once. */
+function mayMount(): boolean {
+  const probe = mkdtempSync(join(tmpdir(), 'protes-obs-probe-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'ignore' });
+    mountTmpfs(probe, '64k');
+    execFileSync('umount', [probe]);
     return true;
   } catch {
     return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
   }
 }
-
-const fsDir = mkdtempSync(join(tmpdir(), 'protes-obs-fs-'));
-const canMount = mountSmallFs(fsDir);
-if (!canMount) rmSync(fsDir, { recursive: true, force: true });
+const canMount = mayMount();
 
 (canMount ? describe : describe.skip)('readiness while the store cannot write', () => {
   let gateway: Started;
   const sims = new Map<string, Started>();
-  const filler = join(fsDir, 'filler');
+  let fsDir = '';
 
   beforeAll(async () => {
+    fsDir = mkdtempSync(join(tmpdir(), 'protes-obs-fs-'));
+    mountTmpfs(fsDir, '4m');
     await startSimulators(['alpha'], SIM_ARGS, sims);
     const nodes = [{ name: 'alpha', url: `${sims.get('alpha')?.url}${TES_PATH}` }];
     mkdirSync(join(fsDir, 'db'));
@@ -275,6 +283,7 @@ if (!canMount) rmSync(fsDir, { recursive: true, force: true });
 
   it('is 503 naming the store while its disk is full, and 200 once there is room', async () => {
     await healthBecomes(gateway.url, 200);
+    const filler = join(fsDir, 'filler');
     // Fills the filesystem the database is on, to the last byte.
     try {
       for (;;) writeFileSync(filler, Buffer.alloc(64 * 1024), { flag: 'a' });
