@@ -132,8 +132,24 @@ export class TaskObserver implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.subscriptions.add(this.lifecycle.applied.subscribe((applied) => this.onEvent(applied)));
-    this.subscriptions.add(this.chain.runs.subscribe((run) => this.onChainRun(run)));
+    this.subscriptions.add(
+      this.lifecycle.applied.subscribe((applied) => this.safely(() => this.onEvent(applied))),
+    );
+    this.subscriptions.add(
+      this.chain.runs.subscribe((run) => this.safely(() => this.onChainRun(run))),
+    );
+  }
+
+  /**
+   * Observing must never break what it observes: rxjs rethrows an error of a subscriber outside
+   * any caller, where it would end the process.
+   */
+  private safely(observe: () => void): void {
+    try {
+      observe();
+    } catch (error) {
+      this.logger.warn(`task event not logged or counted: ${String(error)}`);
+    }
   }
 
   onModuleDestroy(): void {

@@ -204,7 +204,8 @@ export class TaskLifecycle {
           return undefined;
         }
         last.result = { ...result, event: event.kind };
-        Object.assign(last, { event, from: current.state });
+        last.event = event;
+        last.from = current.state;
         return result.record;
       }
       last.result = { outcome: 'refused', record: current, reason };
