@@ -32,13 +32,13 @@ function setup() {
     const metric = all.find((m) => m.name === name || `${m.name}_count` === name);
     const values = (metric?.values ?? []) as {
       value: number;
-      labels: object;
+      labels: Record<string, unknown>;
       metricName?: string;
     }[];
     const match = values.filter(
       (v) =>
         (v.metricName ?? name) === name &&
-        Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l),
+        Object.entries(labels).every(([k, l]) => v.labels[k] === l),
     );
     return match.reduce((sum, v) => sum + v.value, 0);
   };
