@@ -21,6 +21,8 @@ export interface Started {
   readyLine: string;
   /** Everything it wrote to stderr so far, for failure messages. */
   stderr: () => string;
+  /** Everything it wrote to stdout so far (its log lines below error). */
+  stdout: () => string;
   /** SIGTERM, then SIGKILL after a grace period; resolves when the process is gone. */
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
@@ -66,7 +68,14 @@ export function startNode(
       if (match) {
         clearTimeout(timer);
         const readyLine = stdout.slice(stdout.lastIndexOf('\n', match.index) + 1).split('\n')[0];
-        resolve({ child, url: match[1], readyLine, stderr: () => stderr, stop });
+        resolve({
+          child,
+          url: match[1],
+          readyLine,
+          stderr: () => stderr,
+          stdout: () => stdout,
+          stop,
+        });
       }
     });
     child.once('exit', (code) => {

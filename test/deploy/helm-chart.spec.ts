@@ -3,14 +3,13 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { configKeys, envNameOf, loadConfig, type ProtesConfig } from '@protes/config';
-import { HealthController } from '@protes/server';
+import { HealthController, MetricsController } from '@protes/server';
 import * as appsV1 from 'kubernetes-models/apps/v1';
 import * as autoscalingV2 from 'kubernetes-models/autoscaling/v2';
 import * as networkingV1 from 'kubernetes-models/networking.k8s.io/v1';
 import * as policyV1 from 'kubernetes-models/policy/v1';
 import * as coreV1 from 'kubernetes-models/v1';
 import { TES_BASE_PATHS } from '../../apps/gateway/src/common/tes-base-paths';
-import { MetricsController } from '../../apps/gateway/src/metrics/metrics.controller';
 import {
   CHART,
   chartYaml,
@@ -431,7 +430,7 @@ describe('the chart, by mode', () => {
 
   it('scrapes the metrics route of gateways and trackers when asked', () => {
     const [monitor] = byKind(rendered.external, 'ServiceMonitor');
-    const route = Reflect.getMetadata('path', MetricsController.prototype.metrics) as string;
+    const route = Reflect.getMetadata('path', MetricsController.prototype.scrape) as string;
     expect(at(monitor, 'spec.endpoints')).toEqual([
       { port: 'http', path: `/${route}`, interval: '30s' },
     ]);

@@ -2,15 +2,20 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { loadConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
-import { DistributionModule, MiddlewarePluginsModule } from '@protes/distribution';
+import {
+  DistributionModule,
+  MiddlewarePluginsModule,
+  TaskObserverModule,
+} from '@protes/distribution';
 import { PersistenceModule, TaskStoreHealthIndicator } from '@protes/persistence';
 import { HealthController, readinessIndicators } from '@protes/server';
-import { TrackingModule } from '@protes/tracking';
+import { TrackerMetrics, TrackingModule } from '@protes/tracking';
 import { GatewayAuthModule } from './auth/gateway-auth.module';
 import { TesExceptionFilter } from './common/tes-exception.filter';
 import { DocsController } from './docs/docs.controller';
+import { GatewayBusHealthIndicator } from './health/bus.health';
 import { NodesHealthIndicator } from './health/nodes.health';
-import { MetricsController } from './metrics/metrics.controller';
+import { NodeMetrics } from './metrics/node-metrics';
 import { MiddlewaresController } from './middlewares/middlewares.controller';
 import { NodesController } from './nodes/nodes.controller';
 import { ServiceInfoController } from './service-info/service-info.controller';
@@ -26,14 +31,16 @@ export class GatewayModule {
    * tasks. The configuration is read here, once, because it decides which modules exist.
    */
   static forRoot(config: ProtesConfig = loadConfig()): DynamicModule {
+    const runTracker = config.bus.driver === 'in-process';
     return {
       module: GatewayModule,
       imports: [
         ProtesConfigModule.forRoot(config),
         PersistenceModule.fromConfig(config.store),
         DistributionModule,
+        TaskObserverModule,
         MiddlewarePluginsModule.forRoot(config.middleware.modules),
-        TrackingModule.forRoot({ runTracker: config.bus.driver === 'in-process' }),
+        TrackingModule.forRoot({ runTracker }),
         TerminusModule,
         GatewayAuthModule.forRoot(config.auth),
       ],
@@ -44,14 +51,19 @@ export class GatewayModule {
         DocsController,
         MiddlewaresController,
         NodesController,
-        MetricsController,
         StatusPageController,
       ],
       providers: [
         TasksService,
+        NodeMetrics,
+        ...(runTracker ? [TrackerMetrics] : []),
         { provide: APP_FILTER, useClass: TesExceptionFilter },
-        // Ready: the store answers; nodes are reported but never make the gateway unready.
-        ...readinessIndicators([TaskStoreHealthIndicator, NodesHealthIndicator]),
+        // Ready: the store writes, the bus is connected (distributed mode), some node takes tasks.
+        ...readinessIndicators([
+          TaskStoreHealthIndicator,
+          GatewayBusHealthIndicator,
+          NodesHealthIndicator,
+        ]),
       ],
     };
   }

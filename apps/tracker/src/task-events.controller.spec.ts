@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { RmqContext } from '@nestjs/microservices';
+import type { TaskObserver } from '@protes/distribution';
+import { TaskRequestIds } from '@protes/server';
 import type { TrackerService } from '@protes/tracking';
 import { TaskEventsController } from './task-events.controller';
 
@@ -13,7 +15,13 @@ function context(ack: (message: unknown) => void = () => undefined) {
 
 function controller(pollSoon: (id: string) => void = () => undefined) {
   const tracker = { pollSoon: jest.fn(pollSoon) };
-  return { tracker, handler: new TaskEventsController(tracker as unknown as TrackerService) };
+  // The observer's part the controller uses: the request ids it logs tasks with.
+  const observer = { requestIds: new TaskRequestIds() };
+  const handler = new TaskEventsController(
+    tracker as unknown as TrackerService,
+    observer as TaskObserver,
+  );
+  return { tracker, observer, handler };
 }
 
 beforeEach(() => {
@@ -32,6 +40,14 @@ describe('TaskEventsController', () => {
     expect(tracker.pollSoon.mock.invocationCallOrder[0]).toBeLessThan(
       channel.ack.mock.invocationCallOrder[0],
     );
+  });
+
+  it("remembers the event's request id for the task, and ignores an invalid one", () => {
+    const { observer, handler } = controller();
+    handler.handle({ type: 'forwarded', taskId: 'abc', requestId: 'req-42' }, context().ctx);
+    handler.handle({ type: 'forwarded', taskId: 'def', requestId: 'bad id\n' }, context().ctx);
+    expect(observer.requestIds.of('abc')).toBe('req-42');
+    expect(observer.requestIds.of('def')).toBeUndefined();
   });
 
   it('acknowledges and drops a message that is not a task event', () => {

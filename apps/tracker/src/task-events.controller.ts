@@ -1,6 +1,12 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload, type RmqContext } from '@nestjs/microservices';
-import { TASK_EVENT_PATTERN, taskIdOfEvent, TrackerService } from '@protes/tracking';
+import { TaskObserver } from '@protes/distribution';
+import {
+  requestIdOfEvent,
+  TASK_EVENT_PATTERN,
+  taskIdOfEvent,
+  TrackerService,
+} from '@protes/tracking';
 
 /** The part of an amqplib channel used to acknowledge. */
 interface AckChannel {
@@ -17,14 +23,22 @@ interface AckChannel {
 export class TaskEventsController {
   private readonly logger = new Logger(TaskEventsController.name);
 
-  constructor(private readonly tracker: TrackerService) {}
+  constructor(
+    private readonly tracker: TrackerService,
+    private readonly observer: TaskObserver,
+  ) {}
 
   @EventPattern<string>(TASK_EVENT_PATTERN)
   handle(@Payload() payload: unknown, @Ctx() context: RmqContext): void {
     try {
       const taskId = taskIdOfEvent(payload);
-      if (taskId) this.tracker.pollSoon(taskId);
-      else this.logger.warn(`dropped a message that is not a task event: ${preview(payload)}`);
+      const requestId = requestIdOfEvent(payload);
+      if (taskId) {
+        // What this tracker logs about the task from now on names the request behind it.
+        if (requestId) this.observer.requestIds.remember(taskId, requestId);
+        this.logger.debug({ msg: 'task event received', taskId, requestId });
+        this.tracker.pollSoon(taskId);
+      } else this.logger.warn(`dropped a message that is not a task event: ${preview(payload)}`);
     } catch (error) {
       this.logger.error(`task event not handled: ${String(error)}`);
     } finally {

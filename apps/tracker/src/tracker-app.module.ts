@@ -1,10 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { loadConfig, protesConfig, ProtesConfigModule, type ProtesConfig } from '@protes/config';
-import { MiddlewarePluginsModule } from '@protes/distribution';
+import { MiddlewarePluginsModule, TaskObserverModule } from '@protes/distribution';
 import { PersistenceModule, TaskStoreHealthIndicator } from '@protes/persistence';
 import { HealthController, readinessIndicators } from '@protes/server';
-import { TrackingModule } from '@protes/tracking';
+import { TrackerMetrics, TrackingModule } from '@protes/tracking';
 import { BusHealthIndicator } from './health/bus.health';
 import { TaskEventServer } from './task-event.server';
 import { TaskEventsController } from './task-events.controller';
@@ -21,6 +21,7 @@ export class TrackerAppModule {
         // Resubmissions run the middleware chain, which may name custom middlewares.
         MiddlewarePluginsModule.forRoot(config.middleware.modules),
         TrackingModule.forRoot({ runTracker: true }),
+        TaskObserverModule,
         TerminusModule,
       ],
       controllers: [TaskEventsController, HealthController],
@@ -30,6 +31,7 @@ export class TrackerAppModule {
           inject: [protesConfig.KEY],
           useFactory: ({ bus }: ProtesConfig) => TaskEventServer.fromConfig(bus),
         },
+        TrackerMetrics,
         // Ready: the store answers and the task-event queue is consumed.
         ...readinessIndicators([TaskStoreHealthIndicator, BusHealthIndicator]),
       ],

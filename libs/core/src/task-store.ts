@@ -96,7 +96,10 @@ export abstract class TaskStore {
    */
   abstract release(owner: string, ids: string[]): Promise<void>;
 
-  /** Cheap round trip for health checks. */
+  /**
+   * A cheap write round trip for health checks (a heartbeat record, outside the tasks): it fails
+   * when the store cannot write, not only when it cannot be reached.
+   */
   abstract ping(): Promise<void>;
 
   abstract close(): Promise<void>;

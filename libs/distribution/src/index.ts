@@ -10,3 +10,4 @@ export * from './middleware/middleware-registry';
 export * from './middleware/middleware.module';
 export * from './middleware/plugin-resolution';
 export * from './middleware/sdk-ports.module';
+export * from './task-observer';

@@ -250,7 +250,10 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
   async ping(): Promise<void> {
     const { db } = this.tasks.db;
     if (!db) throw new Error('MongoDB connection is not open');
-    await db.command({ ping: 1 });
+    // A write, acknowledged by the primary: a store that answers reads only is not ready.
+    await db
+      .collection<{ _id: string; at: Date }>('heartbeats')
+      .updateOne({ _id: 'readiness' }, { $set: { at: new Date() } }, { upsert: true });
   }
 
   /**

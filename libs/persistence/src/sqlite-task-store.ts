@@ -332,9 +332,19 @@ export class SqliteTaskStore extends TaskStore {
     return stored;
   }
 
+  /**
+   * Writes this store's heartbeat row: a file that can be read but not written (disk full, made
+   * read-only) fails here rather than looking healthy. The table is made on first use, outside
+   * the schema's versions: it holds nothing a migration would need to keep.
+   */
   ping(): Promise<void> {
     return settle(() => {
-      this.db.prepare('SELECT 1').get();
+      this.db.exec('CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, at INTEGER)');
+      this.db
+        .prepare(
+          'INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at',
+        )
+        .run(Date.now());
     });
   }
 

@@ -1,5 +1,19 @@
-import { Controller, Get, Inject, type Provider, type Type } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, type HealthIndicatorResult } from '@nestjs/terminus';
+import {
+  Controller,
+  Get,
+  Inject,
+  type Provider,
+  Res,
+  ServiceUnavailableException,
+  type Type,
+} from '@nestjs/common';
+import {
+  HealthCheck,
+  type HealthCheckResult,
+  HealthCheckService,
+  type HealthIndicatorResult,
+} from '@nestjs/terminus';
+import type { FastifyReply } from 'fastify';
 
 /** One thing a process needs to do its work: the store answers, the bus is consumed, … */
 export interface ReadinessIndicator {
@@ -40,9 +54,26 @@ export class HealthController {
     return { status: 'ok' };
   }
 
+  /**
+   * 200 with each indicator's details, or 503 with the same body plus the error body's
+   * `status_code` and a `msg` naming what is down and why. Answered here rather than thrown, so
+   * that no exception filter replaces the details with a generic message.
+   */
   @Get()
   @HealthCheck()
-  ready() {
-    return this.health.check(this.indicators.map((indicator) => () => indicator.check()));
+  async ready(
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<HealthCheckResult | (HealthCheckResult & { status_code: number; msg: string })> {
+    try {
+      return await this.health.check(this.indicators.map((indicator) => () => indicator.check()));
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      const result = error.getResponse() as HealthCheckResult;
+      const down = Object.entries(result.error ?? {}).map(
+        ([name, detail]) => `${name} (${String(detail?.reason ?? detail?.message ?? 'down')})`,
+      );
+      void reply.code(503);
+      return { status_code: 503, msg: `not ready: ${down.join(', ')} down`, ...result };
+    }
   }
 }

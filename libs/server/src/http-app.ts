@@ -1,29 +1,10 @@
-import {
-  ConsoleLogger,
-  type DynamicModule,
-  LOG_LEVELS,
-  type LoggerService,
-  type LogLevel,
-} from '@nestjs/common';
+import { type DynamicModule, type LoggerService, type LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AddressInfo } from 'node:net';
 import { installProtocol, protocolOptions } from './http-protocol';
-
-/** Nest's levels from `level` up to the most severe; `silent` turns logging off. */
-export function logLevelsFrom(level: LogLevel | 'silent'): LogLevel[] | false {
-  if (level === 'silent') return false;
-  return LOG_LEVELS.slice(LOG_LEVELS.indexOf(level));
-}
-
-/** The logger of a proTES process: Nest's console logger, JSON lines unless told otherwise. */
-export function processLogger(
-  name: string,
-  { json, level }: { json: boolean; level: LogLevel | 'silent' },
-): LoggerService | false {
-  const logLevels = logLevelsFrom(level);
-  return logLevels && new ConsoleLogger(name, { json, logLevels });
-}
+import { Metrics, MetricsModule } from './metrics';
+import { installRequestLog, requestIdOf } from './request-log';
 
 export interface HttpAppOptions {
   /** A logger, the levels for Nest's default one, or false for none. */
@@ -39,16 +20,23 @@ export interface HttpAppOptions {
 /**
  * A Nest application on Fastify that speaks HTTP as every proTES process does (http-protocol.ts:
  * bodies read as JSON whatever their content type, 405 with Allow, JSON refusals), not yet
- * listening. The gateway, the tracker and the simulator are all built by it.
+ * listening, with a request id, an access log line and HTTP metrics for every request, and the
+ * process's Prometheus metrics at `/metrics` (request-log.ts, metrics.ts). The gateway, the
+ * tracker and the simulator are all built by it.
  */
 export async function createHttpApp(
   module: DynamicModule,
   { logger, bodyLimit = 1024 * 1024, maxJsonDepth, shutdownSignals = true }: HttpAppOptions,
 ): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter(protocolOptions(bodyLimit));
+  const adapter = new FastifyAdapter({ ...protocolOptions(bodyLimit), genReqId: requestIdOf });
+  const metrics = new Metrics();
   // Before Nest registers its routes and parsers.
   installProtocol(adapter.getInstance(), maxJsonDepth);
-  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+  installRequestLog(adapter.getInstance(), metrics);
+  // The app's module, with the process's metrics (and /metrics) beside it.
+  @Module({ imports: [module, MetricsModule.forRoot(metrics)] })
+  class HttpAppModule {}
+  const app = await NestFactory.create<NestFastifyApplication>(HttpAppModule, adapter, {
     logger,
     bodyParser: false,
     abortOnError: false,

@@ -3,3 +3,4 @@ export * from './rmq-task-event-bus';
 export * from './task-events';
 export * from './tracker.service';
 export * from './tracking.module';
+export * from './tracker.metrics';

@@ -33,6 +33,8 @@ function fakeClient(emit: () => Observable<unknown>) {
       return emit();
     }),
     close: jest.fn(() => Promise.resolve()),
+    status: NEVER,
+    connect: jest.fn(() => Promise.resolve()),
   };
   return { client, sent, proxy: client as unknown as ClientProxy };
 }

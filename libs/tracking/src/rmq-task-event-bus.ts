@@ -1,5 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type ClientProxy, ClientProxyFactory } from '@nestjs/microservices';
+import { currentRequestId } from '@protes/server';
 import { Subscription } from 'rxjs';
 import { type BusConfig, rmqPublisherOptions, TASK_EVENT_PATTERN } from './rmq-options';
 import { type TaskEvent, TaskEventBus } from './task-events';
@@ -23,12 +24,17 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
   /** Events not delivered since publishing last failed; undefined while publishing works. */
   private undelivered?: number;
   private closed = false;
+  /** The broker connection is up (Nest's RMQ client status; it reconnects by itself). */
+  private connectedNow = false;
 
   constructor(
     private readonly client: ClientProxy,
     private readonly maxInFlight = MAX_IN_FLIGHT,
   ) {
     super();
+    client.status.subscribe((status) => {
+      this.connectedNow = status === 'connected' || status === 'unblocked';
+    });
   }
 
   static fromConfig(bus: BusConfig): RmqTaskEventBus {
@@ -45,7 +51,9 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
     this.inFlight++;
     try {
       // emit() is hot: it connects (once) and sends whether or not anyone subscribes.
-      this.client.emit(TASK_EVENT_PATTERN, { type: event.type, taskId: event.taskId }).subscribe({
+      const requestId = event.requestId ?? currentRequestId();
+      const message = { type: event.type, taskId: event.taskId, ...(requestId && { requestId }) };
+      this.client.emit(TASK_EVENT_PATTERN, message).subscribe({
         error: (error: unknown) => {
           this.inFlight--;
           this.failed(error);
@@ -72,6 +80,15 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
   /** Events handed to the client whose fate is not known yet. */
   get pending(): number {
     return this.inFlight;
+  }
+
+  /**
+   * Whether the broker connection is up (for /health). While it is not, the client is asked to
+   * connect: it reconnects by itself once connected, but not after a first attempt failed.
+   */
+  connected(): boolean {
+    if (!this.connectedNow && !this.closed) this.client.connect().catch(() => undefined);
+    return this.connectedNow;
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
+import { validRequestId } from '@protes/server';
 import { Subject, type Subscription } from 'rxjs';
 
 /** Something happened to a task that its tracker should look at soon. */
 export interface TaskEvent {
   type: 'forwarded' | 'cancel-requested';
   taskId: string;
+  /** The request that caused the event, so that the tracker's log lines about the task name it. */
+  requestId?: string;
 }
 
 /**
@@ -19,6 +22,12 @@ export function taskIdOfEvent(payload: unknown): string | undefined {
   if (taskId.length === 0 || taskId.length > 256) return undefined;
   return taskId;
 }
+
+/** The request id an event from a queue carries, if it is a valid one. */
+export const requestIdOfEvent = (payload: unknown): string | undefined =>
+  typeof payload === 'object' && payload !== null
+    ? validRequestId((payload as Record<string, unknown>).requestId)
+    : undefined;
 
 /**
  * The port between the gateway and the tracker. A message is only a hint to act early: the store

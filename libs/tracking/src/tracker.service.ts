@@ -25,7 +25,7 @@ import {
 import { isTerminal, MAX_PAGE_SIZE, type TesState, type TesTask, TesNodeError } from '@protes/tes';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Subscription } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
 import { TaskEventBus } from './task-events';
 
 interface PollSchedule {
@@ -76,6 +76,11 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   /** Last known node of each task held, so an event can make its node due. */
   private readonly taskNodes = new Map<string, string>();
   private readonly listUnsupported = new Set<string>();
+  /** When each node's tasks were last read (for lagSeconds); this tracker's start before that. */
+  private readonly polledAt = new Map<string, number>();
+  private readonly startedAt = Date.now();
+  /** Each poll of a node (its task list, or its tasks one by one), for metrics. */
+  readonly polls = new Subject<{ node: string; ok: boolean }>();
   private nextClaimAt = 0;
   private subscription?: Subscription;
   private timer?: NodeJS.Timeout;
@@ -188,8 +193,11 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       // The node is down or erring: its tasks stay as they were and are asked again later.
       this.registry.report(name, (error as Error).message);
       this.backOff(name);
+      this.polls.next({ node: name, ok: false });
       return;
     }
+    this.polledAt.set(name, Date.now());
+    this.polls.next({ node: name, ok: true });
     let changed = false;
     await eachLimited(records, this.tracker.concurrency, async (record) => {
       if (await this.followTask(record, node, states?.get(record.remoteId ?? ''))) changed = true;
@@ -339,6 +347,21 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       if (forwarded && !isTerminal(forwarded.state)) return;
     }
     await this.store.release(this.owner, [id]);
+  }
+
+  /**
+   * How late this tracker is, in seconds: of the nodes it holds tasks on, the longest time since
+   * one was last polled (or since this tracker started) beyond its poll interval; 0 when every
+   * node was polled within its interval.
+   */
+  lagSeconds(now = Date.now()): number {
+    let lagMs = 0;
+    for (const node of new Set(this.taskNodes.values())) {
+      const intervalMs = this.nodeSchedule.get(node)?.intervalMs ?? this.tracker.minPollMs;
+      const since = this.polledAt.get(node) ?? this.startedAt;
+      lagMs = Math.max(lagMs, now - since - intervalMs);
+    }
+    return lagMs / 1000;
   }
 
   private backOff(node: string): void {

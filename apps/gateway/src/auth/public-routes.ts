@@ -1,15 +1,14 @@
 import type { Type } from '@nestjs/common';
 import { Public } from '@protes/auth';
-import { HealthController } from '@protes/server';
+import { HealthController, MetricsController } from '@protes/server';
 import { DocsController } from '../docs/docs.controller';
-import { MetricsController } from '../metrics/metrics.controller';
 import { ServiceInfoController } from '../service-info/service-info.controller';
 import { StatusPageController } from '../status-page/status-page.controller';
 
 /**
  * Everything the gateway answers without credentials, in one list to review: probes (`/health`,
  * `/health/live`) that Kubernetes and load balancers call without tokens, the Prometheus scrape
- * (`/metrics`: node names, health and load, no task and no caller), service-info (public in TES
+ * (`/metrics`: node names, health and load, counts of tasks and requests, no task and no caller), service-info (public in TES
  * practice: clients read it before they authenticate, and it names no caller's data), the
  * OpenAPI document, and the status page (`/`, `/status-page/status.js`, `/status-page/status.css`:
  * static files; the page asks for credentials and sends them to the APIs it reads, which keep

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { Subject } from 'rxjs';
 import type { Actor, TaskEventKind, TaskHistoryEntry } from '../task-history';
 import type { TaskRecord } from '../task-record';
 import { TaskStore } from '../task-store';
@@ -24,6 +25,16 @@ export type LifecycleResult =
   | { outcome: 'refused'; record: TaskRecord; reason: string }
   /** There is no task with this id. */
   | { outcome: 'missing' };
+
+/** An event the lifecycle wrote, as observers (logs, metrics) see it. */
+export interface AppliedTaskEvent {
+  event: TaskEvent;
+  /** The record as stored. */
+  record: TaskRecord;
+  /** The state before; absent for `accepted`. */
+  from?: TaskRecord['state'];
+  by: Actor;
+}
 
 /** How the tracker handles a task its node lost (from its configuration). */
 export interface ResubmissionPolicy {
@@ -63,6 +74,8 @@ export const GATEWAY_ACTOR: Actor = { kind: 'gateway' };
 @Injectable()
 export class TaskLifecycle {
   private readonly logger = new Logger(TaskLifecycle.name);
+  /** Every event written, once stored; nothing is emitted for refused or unchanged ones. */
+  readonly applied = new Subject<AppliedTaskEvent>();
 
   constructor(private readonly store: TaskStore) {}
 
@@ -78,6 +91,7 @@ export class TaskLifecycle {
       throw new TransitionRefusedError(record.id, 'accepted', reason);
     }
     await this.store.create(result.record);
+    this.applied.next({ event: { kind: 'accepted' }, record: result.record, by });
     return result.record;
   }
 
@@ -175,7 +189,7 @@ export class TaskLifecycle {
   ): Promise<LifecycleResult> {
     const candidates: readonly TaskEvent[] = Array.isArray(events) ? events : [events];
     // Set by the last run of the closure, which is the one whose outcome was written (or not).
-    const last: { result?: LifecycleResult } = {};
+    const last: { result?: LifecycleResult; event?: TaskEvent; from?: TaskRecord['state'] } = {};
     const stored = await updateTask(this.store, id, (current) => {
       const now = new Date().toISOString();
       let reason = 'no event given';
@@ -190,13 +204,17 @@ export class TaskLifecycle {
           return undefined;
         }
         last.result = { ...result, event: event.kind };
+        last.event = event;
+        last.from = current.state;
         return result.record;
       }
       last.result = { outcome: 'refused', record: current, reason };
       return undefined;
     });
     if (!stored || !last.result) return { outcome: 'missing' };
-    return last.result.outcome === 'applied' ? { ...last.result, record: stored } : last.result;
+    if (last.result.outcome !== 'applied' || !last.event) return last.result;
+    this.applied.next({ event: last.event, record: stored, from: last.from, by });
+    return { ...last.result, record: stored };
   }
 
   private async command(

@@ -17,6 +17,7 @@ import {
   toFieldErrors,
 } from '@protes/tes';
 import { performance } from 'node:perf_hooks';
+import { Subject } from 'rxjs';
 import { type PreparedChain, type PreparedMember, prepareChain } from './chain-settings';
 import type { Caller, MiddlewareDecision, NodeCandidate, TaskContext } from './middleware';
 import {
@@ -77,6 +78,13 @@ export class ChainFailedException extends ServiceUnavailableException {
   ) {
     super(message);
   }
+}
+
+/** One run of the chain, for observers (logs, metrics): its decisions and its refusal, if any. */
+export interface ChainRun {
+  taskId: string;
+  decisions: readonly MiddlewareDecision[];
+  refusal?: TaskRejectedException | ChainFailedException;
 }
 
 /** The chain in effect, as the management API shows it. */
@@ -171,6 +179,8 @@ export class ChainService implements OnModuleInit {
   private readonly ready: { configured?: PreparedChain; stored?: PreparedChain } = {};
   /** The last stored chain found unusable, so it is logged once rather than for every task. */
   private storedChainError?: string;
+  /** Every run, when it ends; refusals too, before the exception reaches the caller. */
+  readonly runs = new Subject<ChainRun>();
 
   constructor(
     @Inject(protesConfig.KEY) config: ProtesConfig,
@@ -199,7 +209,21 @@ export class ChainService implements OnModuleInit {
     await this.effective(); // logs at once a stored chain this process cannot run
   }
 
-  async run({ taskId, task, caller, candidates }: ChainInput): Promise<ChainOutcome> {
+  /** Runs the chain over a task (see runChain) and reports the run to `runs`. */
+  async run(input: ChainInput): Promise<ChainOutcome> {
+    try {
+      const outcome = await this.runChain(input);
+      this.runs.next({ taskId: input.taskId, decisions: outcome.decisions });
+      return outcome;
+    } catch (error) {
+      if (error instanceof TaskRejectedException || error instanceof ChainFailedException) {
+        this.runs.next({ taskId: input.taskId, decisions: error.decisions, refusal: error });
+      }
+      throw error;
+    }
+  }
+
+  private async runChain({ taskId, task, caller, candidates }: ChainInput): Promise<ChainOutcome> {
     const { chain, members } = (await this.effective()).prepared;
     const received = deepFreeze(structuredClone(task));
     let state = { task: structuredClone(task), candidates: candidates.map(deepFreeze) };
