@@ -141,16 +141,12 @@ describe('MongoTaskStore lease documents', () => {
     expect(fromDocument(old)).toEqual({ ...record, version: 3 });
   });
 
-  it('claims unfinished tasks whose lease is missing, expired or the claimer’s own', () => {
+  it('claims unfinished tasks whose lease is missing or expired', () => {
     const now = new Date('2030-01-01T00:00:00Z');
-    const filter = claimableFilter('$where', now);
+    const filter = claimableFilter(now);
     expect(filter).toEqual({
       state: { $nin: [...TERMINAL_STATES] },
-      $or: [
-        { 'lease.expiry': null },
-        { 'lease.expiry': { $lte: now } },
-        { 'lease.owner': { $eq: '$where' } },
-      ],
+      $or: [{ 'lease.expiry': null }, { 'lease.expiry': { $lte: now } }],
     });
     // mongoose casts it without complaint, the instant staying a Date.
     const cast = Task.find(filter).cast() as { $or: { 'lease.expiry'?: { $lte?: Date } }[] };

@@ -28,6 +28,8 @@ export interface TaskDocument {
   /** Pairs rather than a sub-document, for the same reason `doc` is a string. */
   tags: { k: string; v: string }[];
   createdAt: string;
+  /** The node the task is bound to, for the per-node load (null when none). */
+  node?: string | null;
   version: number;
   /** Absent when no tracker holds the task. */
   lease?: LeaseDocument;
@@ -45,6 +47,7 @@ export const taskSchema = new Schema<TaskDocument>(
     // k and v are not `required`: mongoose would refuse '' and TES allows empty tag values.
     tags: { type: [new Schema({ k: String, v: String }, { _id: false })], default: [] },
     createdAt: { type: String, required: true },
+    node: { type: String, default: null },
     version: { type: Number, required: true },
     // A single nested schema, not a plain nested object: mongoose leaves it undefined when unset
     // instead of storing an empty object, so "no lease" is one thing, the field's absence.
@@ -70,3 +73,5 @@ taskSchema.index({ 'tags.k': 1, 'tags.v': 1 });
 // ones, so state comes second, where the $nin bounds skip past the finished tasks' keys.
 taskSchema.index({ 'lease.expiry': 1, state: 1 });
 taskSchema.index({ 'lease.owner': 1, state: 1 });
+// The per-node load: a count per node of the unfinished tasks, from the index alone.
+taskSchema.index({ node: 1, state: 1 });
