@@ -58,6 +58,20 @@ describe('SqliteTaskStore in memory', () => {
   });
 });
 
+describe('SqliteTaskStore bulk loading', () => {
+  it('stores every record of a batch, or none when one is refused', async () => {
+    const store = new SqliteTaskStore({ path: ':memory:' });
+    const batch = [newRecord({ tags: { k: 'v' } }), newRecord({ state: 'RUNNING', node: 'n' })];
+    await store.createMany(batch);
+    expect((await store.list({ pageSize: 10 })).records).toEqual([...batch].reverse());
+    expect(await store.countActiveByNode()).toEqual(new Map([['n', 1]]));
+    const refused = [newRecord(), newRecord({ version: 2 })];
+    await expect(store.createMany(refused)).rejects.toThrow(RangeError);
+    expect(await store.get(refused[0].id)).toBeUndefined();
+    await store.close();
+  });
+});
+
 describe('SqliteTaskStore on a shared file', () => {
   // Two connections to one file stand in for two processes: each has its own locks and cache.
   let path: string;

@@ -433,6 +433,23 @@ export class SqliteTaskStore extends TaskStore {
     });
   }
 
+  /**
+   * Stores many new records in one transaction, through the same checks and statement as create:
+   * a bulk loader for seeding large stores (the benchmark), far faster than one commit each.
+   * Nothing is stored if any record is refused.
+   */
+  createMany(records: TaskRecord[]): Promise<void> {
+    return settle(() =>
+      this.db.transaction(() => {
+        for (const record of records) {
+          checkNewRecord(record);
+          checkRecordLease(record);
+          this.insertStmt.run(toRow(record));
+        }
+      })(),
+    );
+  }
+
   get(id: string): Promise<TaskRecord | undefined> {
     return settle(() => {
       const row = this.getStmt.get(id);
