@@ -187,7 +187,8 @@ async function startIssuer(): Promise<{ url: string; token: string; server: Serv
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const token = await new SignJWT({ sub: 'bench' })
+  // An administrator, who may read every task (the seeded ones belong to the anonymous user).
+  const token = await new SignJWT({ sub: 'bench', groups: ['protes-admin'] })
     .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
     .setIssuer(url)
     .setAudience('protes')
@@ -230,6 +231,8 @@ async function main(): Promise<void> {
     });
     const authEnv = {
       PROTES_AUTH__ENABLED: 'true',
+      PROTES_AUTH__ADMIN__CLAIM: 'groups',
+      PROTES_AUTH__ADMIN__VALUE: 'protes-admin',
       PROTES_AUTH__ISSUERS: JSON.stringify([
         { issuer: issuer.url, jwksUri: issuer.url, audience: 'protes' },
       ]),
@@ -409,6 +412,10 @@ async function main(): Promise<void> {
     // Target 4: active tasks spread over simulator nodes, each task created on its node for real.
     rows.push(...(await trackingRows(options, dir, start, stop)));
     await store.close();
+  } catch (error) {
+    // What was measured so far is still printed and written.
+    console.error(error);
+    process.exitCode = 1;
   } finally {
     await Promise.all(running.map((p) => p.stop()));
     issuer.server.close();
@@ -448,7 +455,9 @@ async function trackingRows(
 ): Promise<Row[]> {
   const sims: Started[] = [];
   for (let i = 0; i < options.nodes; i++) {
-    sims.push(await start(startSimulator({ name: `sim-${i}`, args: ['--running-ms', '1e9'] })));
+    sims.push(
+      await start(startSimulator({ name: `sim-${i}`, args: ['--running-ms', '86400000'] })),
+    );
   }
   const path = join(dir, 'tracked.db');
   const store = new SqliteTaskStore({ path });
