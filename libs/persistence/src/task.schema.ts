@@ -68,7 +68,9 @@ export const taskSchema = new Schema<TaskDocument>(
 taskSchema.index({ owner: 1, _id: -1 });
 taskSchema.index({ state: 1, _id: -1 });
 taskSchema.index({ name: 1, _id: -1 });
-taskSchema.index({ 'tags.k': 1, 'tags.v': 1 });
+// Tag filters, newest first: key and value, or the key alone (an empty filter value).
+taskSchema.index({ 'tags.k': 1, 'tags.v': 1, _id: -1 });
+taskSchema.index({ 'tags.k': 1, _id: -1 });
 // claim: free or expired leases, and the claimer's own. Unfinished tasks are few next to finished
 // ones, so state comes second, where the $nin bounds skip past the finished tasks' keys.
 taskSchema.index({ 'lease.expiry': 1, state: 1 });
