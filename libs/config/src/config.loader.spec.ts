@@ -42,7 +42,7 @@ const DEFAULTS = {
     maxPollMs: 10_000,
     concurrency: 16,
     leaseMs: 30_000,
-    claimBatch: 1000,
+    claimBatch: 100,
     maxResubmissions: 2,
     exposePreempted: false,
   },

@@ -349,7 +349,9 @@ export const ProtesConfigSchema = Type.Object(
         maxPollMs: Type.Integer({ minimum: 10, default: 10_000 }),
         concurrency: Type.Integer({ minimum: 1, default: 16 }),
         leaseMs: Type.Integer({ minimum: 1000, default: 30_000 }),
-        claimBatch: Type.Integer({ minimum: 1, default: 1000 }),
+        // New tasks one tracker takes per round, on top of those it holds: small, so that several
+        // trackers share new work evenly (the first to claim does not take everything free).
+        claimBatch: Type.Integer({ minimum: 1, default: 100 }),
         maxResubmissions: Type.Integer({ minimum: 0, default: 2 }),
         exposePreempted: Type.Boolean({ default: false }),
       },

@@ -114,6 +114,12 @@ export interface TaskPage {
   nextPageToken?: string;
 }
 
+/** A list page as a MINIMAL view needs it: id and state only. */
+export interface TaskStatePage {
+  records: Pick<TaskRecord, 'id' | 'state'>[];
+  nextPageToken?: string;
+}
+
 /**
  * A task as first stored: QUEUED, not forwarded yet, version 1, no history (TaskLifecycle.accept
  * adds the `accepted` entry as it stores it).

@@ -1,4 +1,4 @@
-import type { TaskPage, TaskQuery, TaskRecord } from './task-record';
+import type { TaskPage, TaskQuery, TaskRecord, TaskStatePage } from './task-record';
 
 /** Raised when a write carries a version that is no longer current. */
 export class StaleVersionError extends Error {
@@ -45,6 +45,18 @@ export abstract class TaskStore {
   abstract list(query: TaskQuery): Promise<TaskPage>;
 
   /**
+   * The same page as `list` (same records, same token), as id and state only: what a MINIMAL list
+   * answers. Adapters serve it from indexed columns, without reading the stored documents.
+   */
+  abstract listStates(query: TaskQuery): Promise<TaskStatePage>;
+
+  /**
+   * How many unfinished tasks each node runs (the node's load), from an index: only nodes with at
+   * least one such task appear. Tasks not bound to a node yet are not counted.
+   */
+  abstract countActiveByNode(): Promise<Map<string, number>>;
+
+  /**
    * Writes `next` over the record only if the stored version is still `next.version`, and stores it
    * with version + 1; returns the stored record. Throws StaleVersionError otherwise, and
    * TaskNotFoundError when there is no record with that id at all.
@@ -70,15 +82,26 @@ export abstract class TaskStore {
    */
 
   /**
-   * Atomically takes up to `limit` unfinished tasks whose lease is absent, expired, or already
-   * `owner`'s, oldest first, and gives each the lease { owner, expiresAt: now + leaseMs }. Returns
-   * the records as stored. Tasks the owner already held count towards `limit` and come back with
-   * the new expiry, so a tracker restarted under the same owner id gets its tasks back at once.
-   * No two owners ever hold the same task, whatever the number of processes claiming at once.
-   * Terminal tasks are never claimed, whatever their lease. RangeError for an empty owner, a
-   * leaseMs that is not a positive integer or a limit that is not a non-negative integer.
+   * Atomically takes up to `limit` unfinished tasks that are free (no lease, or an expired one),
+   * oldest first, giving each the lease { owner, expiresAt: now + leaseMs }, and returns those,
+   * as stored. In the same call it renews, to the same expiry, every lease `owner` holds on an
+   * unfinished task that would expire within half of leaseMs (its own expired ones included); those
+   * are not returned (listHeld reads them) and do not count towards `limit`. Calling claim often is
+   * therefore cheap: a round finds no lease due and takes only what is new, and the bounded batch
+   * lets several trackers share new work evenly. No two owners ever hold the same task, whatever
+   * the number of processes claiming at once. Terminal tasks are never claimed, whatever their
+   * lease. RangeError for an empty owner, a leaseMs that is not a positive integer or a limit that
+   * is not a non-negative integer.
    */
   abstract claim(owner: string, leaseMs: number, limit: number, now?: Date): Promise<TaskRecord[]>;
+
+  /**
+   * Every unfinished task whose lease `owner` holds (expired or not: expiry makes a task claimable,
+   * it does not take it away), in no particular order: a tracker's work list. Found from an index;
+   * adapters may reuse the parsed record of a task whose stored document has not changed since
+   * the last call, so callers must not mutate what they get.
+   */
+  abstract listHeld(owner: string): Promise<TaskRecord[]>;
 
   /**
    * Sets the lease of each of `ids` that `owner` holds and that is unfinished to expire at

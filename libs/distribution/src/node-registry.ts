@@ -295,14 +295,15 @@ export class NodeRegistry implements OnApplicationBootstrap, OnModuleDestroy {
     };
   }
 
-  /** Unfinished tasks per node, read from the store at most once per LOAD_TTL_MS. */
+  /**
+   * Unfinished tasks per node, counted by the store from an index (never by reading the tasks) at
+   * most once per LOAD_TTL_MS.
+   */
   private async currentLoads(): Promise<ReadonlyMap<string, number>> {
     if (Date.now() - this.loadsAt >= LOAD_TTL_MS) {
       this.loadsRead ??= this.store
-        .listUnfinished()
-        .then((records) => {
-          const loads = new Map<string, number>();
-          for (const { node } of records) if (node) loads.set(node, (loads.get(node) ?? 0) + 1);
+        .countActiveByNode()
+        .then((loads) => {
           this.loads = loads;
           this.loadsAt = Date.now();
         })

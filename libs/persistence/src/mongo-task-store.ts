@@ -2,7 +2,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { mongo, type Model, type QueryFilter } from 'mongoose';
 import { TERMINAL_STATES } from '@protes/tes';
-import type { TaskLease, TaskPage, TaskQuery, TaskRecord } from './task-record';
+import type { TaskLease, TaskPage, TaskQuery, TaskRecord, TaskStatePage } from './task-record';
 import { StaleVersionError, TaskExistsError, TaskNotFoundError, TaskStore } from './task-store';
 import {
   checkClaimLimit,
@@ -47,6 +47,7 @@ export function toDocument(record: TaskRecord): TaskDocument {
     name: record.name,
     tags: Object.entries(record.tags).map(([k, v]) => ({ k, v })),
     createdAt: record.createdAt,
+    node: record.node ?? null,
     version: record.version,
     doc: JSON.stringify(rest),
   };
@@ -88,18 +89,20 @@ export function taskFilter(query: TaskQuery): QueryFilter<TaskDocument> {
   return filter;
 }
 
-/** Unfinished tasks that `owner` may claim at `now`: no lease, an expired one, or its own. */
-export function claimableFilter(owner: string, now: Date): QueryFilter<TaskDocument> {
+/** Unfinished tasks that anyone may claim at `now`: no lease or an expired one. */
+export function claimableFilter(now: Date): QueryFilter<TaskDocument> {
   return {
     state: UNFINISHED,
-    $or: [
-      // Matches a missing lease too; every stored lease has an expiry.
-      { 'lease.expiry': null },
-      { 'lease.expiry': { $lte: now } },
-      { 'lease.owner': { $eq: owner } },
-    ],
+    // Matches a missing lease too; every stored lease has an expiry.
+    $or: [{ 'lease.expiry': null }, { 'lease.expiry': { $lte: now } }],
   };
 }
+
+/** Unfinished tasks whose lease `owner` holds. */
+const heldFilter = (owner: string): QueryFilter<TaskDocument> => ({
+  'lease.owner': { $eq: owner },
+  state: UNFINISHED,
+});
 
 /**
  * TaskStore on MongoDB (distributed mode). Same layout and rules as the SQLite store: indexed
@@ -126,6 +129,27 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
    */
   async onModuleInit(): Promise<void> {
     await this.tasks.createIndexes();
+    await this.backfillNodes();
+  }
+
+  /**
+   * Documents written before `node` had a field of its own carry it only inside `doc`. Only the
+   * unfinished ones count towards a load, so only those are read, once: afterwards every one has
+   * the field (null when it has no node).
+   */
+  private async backfillNodes(): Promise<void> {
+    const old = await this.tasks
+      .find({ state: UNFINISHED, node: { $exists: false } }, { doc: 1 })
+      .lean();
+    if (!old.length) return;
+    await this.tasks.bulkWrite(
+      old.map(({ _id, doc }) => ({
+        updateOne: {
+          filter: { _id: { $eq: _id }, node: { $exists: false } },
+          update: { $set: { node: (JSON.parse(doc) as TaskRecord).node ?? null } },
+        },
+      })),
+    );
   }
 
   async create(record: TaskRecord): Promise<void> {
@@ -154,6 +178,27 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
       .limit(query.pageSize + 1)
       .lean();
     return toPage(found.map(fromDocument), query.pageSize);
+  }
+
+  async listStates(query: TaskQuery): Promise<TaskStatePage> {
+    checkPageSize(query.pageSize);
+    const found = await this.tasks
+      .find(taskFilter(query), { _id: 1, state: 1 })
+      .sort({ _id: -1 })
+      .limit(query.pageSize + 1)
+      .lean();
+    return toPage(
+      found.map(({ _id, state }) => ({ id: _id, state })),
+      query.pageSize,
+    );
+  }
+
+  async countActiveByNode(): Promise<Map<string, number>> {
+    const counts = await this.tasks.aggregate<{ _id: string; n: number }>([
+      { $match: { node: { $type: 'string' }, state: UNFINISHED } },
+      { $group: { _id: '$node', n: { $sum: 1 } } },
+    ]);
+    return new Map(counts.map(({ _id, n }) => [_id, n]));
   }
 
   async replace(next: TaskRecord): Promise<TaskRecord> {
@@ -187,7 +232,11 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
   ): Promise<TaskRecord[]> {
     const lease = toLeaseDocument(newLease(owner, leaseMs, now));
     checkClaimLimit(limit);
-    const claimable = claimableFilter(owner, now);
+    await this.tasks.updateMany(
+      { ...heldFilter(owner), 'lease.expiry': { $lt: new Date(now.getTime() + leaseMs / 2) } },
+      { $set: { lease }, $inc: { version: 1 } },
+    );
+    const claimable = claimableFilter(now);
     const claimed: TaskRecord[] = [];
     let after: string | undefined;
     // One query for the oldest candidates, then one conditional update each. A candidate a rival
@@ -217,15 +266,17 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
     return claimed;
   }
 
+  async listHeld(owner: string): Promise<TaskRecord[]> {
+    checkLeaseOwner(owner);
+    const found = await this.tasks.find(heldFilter(owner), RECORD_FIELDS).lean();
+    return found.map(fromDocument);
+  }
+
   async renew(owner: string, ids: string[], leaseMs: number, now = new Date()): Promise<string[]> {
     const lease = toLeaseDocument(newLease(owner, leaseMs, now));
     const wanted = uniqueIds(ids);
     if (!wanted.length) return [];
-    const held: QueryFilter<TaskDocument> = {
-      _id: { $in: wanted },
-      'lease.owner': { $eq: owner },
-      state: UNFINISHED,
-    };
+    const held: QueryFilter<TaskDocument> = { _id: { $in: wanted }, ...heldFilter(owner) };
     await this.tasks.updateMany(held, { $set: { lease }, $inc: { version: 1 } });
     // updateMany does not say which documents it changed. Those that now carry this very lease
     // are the ones: a rival that took a task meanwhile wrote its own owner, and a writer that read

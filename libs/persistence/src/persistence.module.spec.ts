@@ -1,3 +1,4 @@
+import { TERMINAL_STATES } from '@protes/tes';
 import { getConnectionToken, getModelToken } from '@nestjs/mongoose';
 import { Test } from '@nestjs/testing';
 import mongoose, { createConnection, type Model } from 'mongoose';
@@ -168,8 +169,18 @@ describe('PersistenceModule', () => {
 
       // Start-up builds the task indexes and waits for them (a server would do the work).
       const createIndexes = jest.spyOn(tasks, 'createIndexes').mockResolvedValue(undefined);
+      // Then it looks for documents older than their `node` field (none here: no server to ask).
+      const find = jest
+        .spyOn(tasks, 'find')
+        .mockReturnValue({ lean: () => Promise.resolve([]) } as unknown as ReturnType<
+          typeof tasks.find
+        >);
       await app.init();
       expect(createIndexes).toHaveBeenCalledTimes(1);
+      expect(find).toHaveBeenCalledWith(
+        { state: { $nin: [...TERMINAL_STATES] }, node: { $exists: false } },
+        { doc: 1 },
+      );
 
       // The health indicator pings through the store, hence through that connection.
       expect(await app.get(TaskStoreHealthIndicator).pingCheck('store')).toEqual({

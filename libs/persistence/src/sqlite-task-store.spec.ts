@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATES } from '@protes/tes';
-import { SqliteTaskStore } from './sqlite-task-store';
+import { FREE_TASKS, listStatement, RECORD_COLUMNS, SqliteTaskStore } from './sqlite-task-store';
+import { encodePageToken } from './store-rules';
 import { describeTaskStoreContract, newRecord } from './task-store.contract';
-import type { TaskRecord } from './task-record';
+import type { TaskQuery, TaskRecord } from './task-record';
 import { StaleVersionError } from './task-store';
 import { updateTask } from './task-updates';
 
@@ -53,6 +54,20 @@ describe('SqliteTaskStore in memory', () => {
     const stored = await store.replace({ ...record, state: 'RUNNING' });
     expect(await store.get(record.id)).toEqual(stored);
     expect(await store.list({ pageSize: 10, namePrefix: 'me' })).toEqual({ records: [stored] });
+    await store.close();
+  });
+});
+
+describe('SqliteTaskStore bulk loading', () => {
+  it('stores every record of a batch, or none when one is refused', async () => {
+    const store = new SqliteTaskStore({ path: ':memory:' });
+    const batch = [newRecord({ tags: { k: 'v' } }), newRecord({ state: 'RUNNING', node: 'n' })];
+    await store.createMany(batch);
+    expect((await store.list({ pageSize: 10 })).records).toEqual([...batch].reverse());
+    expect(await store.countActiveByNode()).toEqual(new Map([['n', 1]]));
+    const refused = [newRecord(), newRecord({ version: 2 })];
+    await expect(store.createMany(refused)).rejects.toThrow(RangeError);
+    expect(await store.get(refused[0].id)).toBeUndefined();
     await store.close();
   });
 });
@@ -110,38 +125,89 @@ describe('SqliteTaskStore schema', () => {
     expect(() => new SqliteTaskStore({ path })).toThrow(/schema version 99/);
   });
 
-  it('has the indexes that list queries need', async () => {
+  describe('query plans', () => {
     const path = freshPath();
-    await new SqliteTaskStore({ path }).close();
-    const db = new Database(path, { readonly: true });
-    const plan = (sql: string) =>
+    let db: Database.Database;
+    beforeAll(async () => {
+      await new SqliteTaskStore({ path }).close();
+      db = new Database(path, { readonly: true });
+    });
+    afterAll(() => db.close());
+
+    /** The plan's steps; no statistics are kept, so the planner decides as it will in use. */
+    const plan = (sql: string, params: Record<string, string | number> = {}): string[] =>
       db
         .prepare(`EXPLAIN QUERY PLAN ${sql}`)
-        .all()
-        .map((row) => (row as { detail: string }).detail)
-        .join('; ');
-    expect(plan(`SELECT doc FROM tasks WHERE owner = 'a' AND id < 'x' ORDER BY id DESC`)).toMatch(
-      /USING INDEX tasks_owner/,
+        .all(params)
+        .map((row) => (row as { detail: string }).detail);
+
+    /** Walks an index (or a key lookup) for every table, and never sorts. */
+    const expectIndexed = (steps: string[]): void => {
+      for (const step of steps) {
+        expect(step).not.toMatch(/TEMP B-TREE/);
+        if (/^SCAN /.test(step)) expect(step).toMatch(/USING (COVERING )?INDEX/);
+      }
+    };
+
+    // Every combination of the list filters, the tag filter as key and value, key only, or two.
+    const tagVariants: (TaskQuery['tags'] | undefined)[] = [
+      undefined,
+      [{ key: 'k', value: 'v' }],
+      [{ key: 'k', value: '' }],
+      [
+        { key: 'k', value: 'v' },
+        { key: 'j', value: '' },
+      ],
+    ];
+    const queries: TaskQuery[] = [];
+    for (const tags of tagVariants) {
+      for (let mask = 0; mask < 16; mask++) {
+        queries.push({
+          pageSize: 256,
+          ...(tags && { tags }),
+          ...(mask & 1 && { owner: 'alice' }),
+          ...(mask & 2 && { state: 'RUNNING' as const }),
+          ...(mask & 4 && { namePrefix: 'wf-' }),
+          ...(mask & 8 && { pageToken: encodePageToken('01abc') }),
+        });
+      }
+    }
+
+    it.each(queries.map((query) => [JSON.stringify(query), query]))(
+      'lists %s from indexes, MINIMAL from the index alone when no tag is asked for',
+      (_, query) => {
+        const minimal = listStatement(query, 'state');
+        const minimalPlan = plan(minimal.sql, minimal.params);
+        expectIndexed(minimalPlan);
+        if (!query.tags) expect(minimalPlan.join('; ')).toMatch(/COVERING INDEX/);
+        const full = listStatement(query, RECORD_COLUMNS);
+        expectIndexed(plan(full.sql, full.params));
+      },
     );
-    expect(plan(`SELECT doc FROM tasks WHERE state = 'RUNNING' ORDER BY id DESC`)).toMatch(
-      /USING INDEX tasks_state/,
-    );
-    expect(
-      plan(`SELECT doc FROM tasks WHERE name >= 'a' AND name < 'a' || CAST(x'FF' AS TEXT)`),
-    ).toMatch(/USING INDEX tasks_name/);
-    // claim and listUnfinished walk the partial index of unfinished tasks in id order; claim tests
-    // the leases from the index itself.
-    expect(
-      plan(
-        `SELECT doc FROM tasks WHERE ${UNFINISHED}
-           AND (lease_expires IS NULL OR lease_expires <= 1 OR lease_owner = 'a')
-         ORDER BY id LIMIT 10`,
-      ),
-    ).toMatch(/^SCAN tasks USING INDEX tasks_claimable$/);
-    expect(plan(`SELECT doc FROM tasks WHERE ${UNFINISHED} ORDER BY id`)).toMatch(
-      /^SCAN tasks USING INDEX tasks_claimable$/,
-    );
-    db.close();
+
+    it('finds leases and loads from partial indexes of the unfinished tasks alone', () => {
+      expect(
+        plan(
+          `SELECT node, count(*) FROM tasks WHERE ${UNFINISHED} AND node IS NOT NULL GROUP BY node`,
+        ),
+      ).toEqual([expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_node_load/)]);
+      expect(
+        plan(
+          `SELECT id, version, doc_version, lease_owner, lease_at FROM tasks
+           WHERE lease_owner = 'a' AND ${UNFINISHED}`,
+        ),
+      ).toEqual([expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_held/)]);
+      expect(
+        plan(
+          `SELECT id FROM tasks WHERE lease_owner = 'a' AND ${UNFINISHED} AND lease_expires < 1`,
+        ),
+      ).toEqual([expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_held/)]);
+      const free = plan(FREE_TASKS, { now: 1, limit: 10 });
+      expect(free.filter((step) => /^(SCAN|SEARCH) tasks/.test(step))).toEqual([
+        expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_free \(lease_expires=\?\)/),
+        expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_free \(lease_expires<\?\)/),
+      ]);
+    });
   });
 
   it('upgrades a version 1 file in place, keeping its records', async () => {
@@ -157,7 +223,7 @@ describe('SqliteTaskStore schema', () => {
     const records = [
       newRecord({ name: 'old', tags: { k: 'v' } }),
       newRecord({ state: 'COMPLETE' }),
-      newRecord({ state: 'RUNNING', version: 3 }),
+      newRecord({ state: 'RUNNING', version: 3, node: 'n1' }),
     ];
     for (const r of records) {
       insert.run({
@@ -172,7 +238,7 @@ describe('SqliteTaskStore schema', () => {
 
     const store = new SqliteTaskStore({ path });
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
     const columns = db.pragma('table_info(tasks)') as { name: string }[];
     expect(columns.map((c) => c.name)).toEqual(
       expect.arrayContaining(['lease_owner', 'lease_expires']),
@@ -183,8 +249,10 @@ describe('SqliteTaskStore schema', () => {
       )
       .pluck()
       .all();
-    expect(indexes).toContain('tasks_claimable');
+    expect(indexes).toEqual(expect.arrayContaining(['tasks_free', 'tasks_held']));
     expect(indexes).not.toContain('tasks_unfinished');
+    expect(indexes).not.toContain('tasks_name');
+    expect(indexes).not.toContain('tasks_claimable');
     db.close();
 
     for (const r of records) expect(await store.get(r.id)).toEqual(r);
@@ -192,6 +260,11 @@ describe('SqliteTaskStore schema', () => {
       records[0],
     ]);
     expect(await store.listUnfinished()).toEqual([records[0], records[2]]);
+    // The columns version 3 added were filled in from the documents.
+    expect(await store.countActiveByNode()).toEqual(new Map([['n1', 1]]));
+    expect(await store.listStates({ pageSize: 10, tags: [{ key: 'k', value: '' }] })).toEqual({
+      records: [{ id: records[0].id, state: 'QUEUED' }],
+    });
     const claimed = await store.claim('A', 60_000, 10);
     expect(claimed.map((r) => r.id)).toEqual([records[0].id, records[2].id]);
     expect(await store.claim('B', 60_000, 10)).toEqual([]);
@@ -201,6 +274,9 @@ describe('SqliteTaskStore schema', () => {
     // Opening it again finds it current and changes nothing.
     const again = new SqliteTaskStore({ path });
     expect(await again.get(records[0].id)).toEqual(claimed[0]);
+    expect((await again.listHeld('A')).map((r) => r.id).sort()).toEqual(
+      [records[0], records[2]].map((r) => r.id),
+    );
     await again.close();
   });
 });

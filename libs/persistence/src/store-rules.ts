@@ -1,4 +1,4 @@
-import type { TaskLease, TaskPage, TaskRecord } from './task-record';
+import type { TaskLease, TaskRecord } from './task-record';
 import { InvalidPageTokenError } from './task-store';
 
 /*
@@ -34,7 +34,10 @@ export function checkPageSize(pageSize: number): void {
  * Adapters fetch pageSize + 1 records, newest first: the extra one only tells that another page
  * exists, so the last page never carries a token.
  */
-export function toPage(fetched: TaskRecord[], pageSize: number): TaskPage {
+export function toPage<T extends { id: string }>(
+  fetched: T[],
+  pageSize: number,
+): { records: T[]; nextPageToken?: string } {
   if (fetched.length <= pageSize) return { records: fetched };
   const records = fetched.slice(0, pageSize);
   return { records, nextPageToken: encodePageToken(records[pageSize - 1].id) };

@@ -9,6 +9,7 @@ import {
   type TaskLease,
   TaskLifecycle,
   type TaskPage,
+  type TaskStatePage,
   type TaskQuery,
   type TaskRecord,
   TaskStore,
@@ -189,8 +190,17 @@ class InterleavingStore extends TaskStore {
     await hook?.();
     return this.inner.replace(next);
   }
+  listStates(query: TaskQuery): Promise<TaskStatePage> {
+    return this.inner.listStates(query);
+  }
+  countActiveByNode(): Promise<Map<string, number>> {
+    return this.inner.countActiveByNode();
+  }
   listUnfinished(): Promise<TaskRecord[]> {
     return this.inner.listUnfinished();
+  }
+  listHeld(owner: string): Promise<TaskRecord[]> {
+    return this.inner.listHeld(owner);
   }
   claim(owner: string, leaseMs: number, limit: number, now?: Date): Promise<TaskRecord[]> {
     return this.inner.claim(owner, leaseMs, limit, now);

@@ -8,4 +8,5 @@ export {
   type TaskPage,
   type TaskQuery,
   type TaskRecord,
+  type TaskStatePage,
 } from '@protes/core';

@@ -418,26 +418,67 @@ export function describeTaskStoreContract(
         for (const record of taken) expect(await store.get(record.id)).toEqual(record);
       });
 
-      it('gives an owner its own leased tasks again, with the new expiry', async () => {
+      it('renews the owner’s leases due within half a lease period, and returns only new tasks', async () => {
         const records = await unfinished(2);
         await store.claim('A', MINUTE, 10, T0);
-        expect(await store.claim('A', 5 * MINUTE, 10, at(1000))).toEqual(
-          records.map((r) => ({ ...r, lease: leaseOf('A', 1000 + 5 * MINUTE), version: 3 })),
-        );
+        // Not due yet: nothing changes, nothing new comes back.
+        expect(await store.claim('A', MINUTE, 10, at(MINUTE / 2 - 1))).toEqual([]);
+        expect(await store.get(records[0].id)).toMatchObject({
+          version: 2,
+          lease: leaseOf('A', MINUTE),
+        });
+        // Due: renewed to the new expiry (one version each), still not returned.
+        expect(await store.claim('A', 5 * MINUTE, 10, at(MINUTE / 2))).toEqual([]);
+        const renewed = leaseOf('A', MINUTE / 2 + 5 * MINUTE);
+        for (const record of records) {
+          expect(await store.get(record.id)).toEqual({ ...record, lease: renewed, version: 3 });
+        }
         // Also once expired, as long as nobody else took them.
-        expect(ids(await store.claim('A', MINUTE, 10, at(60 * MINUTE)))).toEqual(ids(records));
+        await store.claim('A', MINUTE, 10, at(60 * MINUTE));
+        expect(await store.claim('B', MINUTE, 10, at(60 * MINUTE + 1))).toEqual([]);
+        expect((await store.listHeld('A')).map((r) => r.lease)).toEqual([
+          leaseOf('A', 61 * MINUTE),
+          leaseOf('A', 61 * MINUTE),
+        ]);
       });
 
-      it('claims at most `limit` tasks, oldest first, counting the owner’s own', async () => {
-        const records = await unfinished(5);
+      it('claims at most `limit` new tasks, oldest first, on top of the owner’s own', async () => {
+        const records = await unfinished(7);
         expect(ids(await store.claim('A', MINUTE, 2, T0))).toEqual(ids(records.slice(0, 2)));
         expect(ids(await store.claim('B', MINUTE, 2, T0))).toEqual(ids(records.slice(2, 4)));
-        expect(ids(await store.claim('A', MINUTE, 3, T0))).toEqual(
-          ids([records[0], records[1], records[4]]),
-        );
+        expect(ids(await store.claim('A', MINUTE, 2, T0))).toEqual(ids(records.slice(4, 6)));
         expect(await store.claim('C', MINUTE, 0, T0)).toEqual([]);
+        expect(ids(await store.claim('C', MINUTE, 10, T0))).toEqual([records[6].id]);
         expect(await store.claim('C', MINUTE, 10, T0)).toEqual([]);
         expect((await store.get(records[4].id))?.lease).toEqual(leaseOf('A', MINUTE));
+      });
+
+      it('lists the unfinished tasks an owner holds, as stored, and follows their changes', async () => {
+        const [a1, a2, b1, ended] = await createAll([
+          newRecord({ state: 'RUNNING', lease: leaseOf('A', MINUTE) }),
+          newRecord({ state: 'QUEUED', lease: leaseOf('A', -MINUTE) }),
+          newRecord({ state: 'RUNNING', lease: leaseOf('B', MINUTE) }),
+          newRecord({ state: 'COMPLETE', lease: leaseOf('A', MINUTE) }),
+          newRecord({ state: 'RUNNING' }),
+        ]);
+        const sorted = async (owner: string): Promise<TaskRecord[]> =>
+          (await store.listHeld(owner)).sort((x, y) => (x.id < y.id ? -1 : 1));
+        // An expired lease nobody took over is still held.
+        expect(await sorted('A')).toEqual([a1, a2]);
+        expect(await sorted('B')).toEqual([b1]);
+        expect(await sorted('C')).toEqual([]);
+        // Every kind of change shows in the next call: the document, the lease, the end.
+        const changed = await store.replace({ ...a1, systemLogs: ['changed'] });
+        await store.renew('A', [a2.id], MINUTE, T0);
+        expect(await sorted('A')).toEqual([
+          changed,
+          { ...a2, lease: leaseOf('A', MINUTE), version: 2 },
+        ]);
+        await store.replace({ ...changed, state: 'COMPLETE' });
+        await store.release('A', [a2.id]);
+        expect(await sorted('A')).toEqual([]);
+        expect(await store.get(ended.id)).toEqual(ended);
+        await expect(store.listHeld('')).rejects.toThrow(RangeError);
       });
 
       it('never claims a terminal task, whatever its lease', async () => {
@@ -580,14 +621,14 @@ export function describeTaskStoreContract(
         const records = await unfinished(200);
         const other = await subject.reopen();
         opened.push(other);
-        // Claims in rounds of 10 new tasks. Each call takes the owner's own tasks again, so the
-        // limit grows with what is held, and a round that brings nothing new means all are taken.
+        // Claims in rounds of 10 new tasks; a round that brings nothing new means all are taken.
         const claimAll = async (claimer: TaskStore, owner: string): Promise<Set<string>> => {
           const held = new Set<string>();
           for (;;) {
-            const batch = await claimer.claim(owner, MINUTE, held.size + 10, T0);
+            const batch = await claimer.claim(owner, MINUTE, 10, T0);
             expect(batch.filter((r) => r.lease?.owner !== owner)).toEqual([]);
-            const fresh = ids(batch).filter((id) => !held.has(id));
+            const fresh = ids(batch);
+            expect(fresh.filter((id) => held.has(id))).toEqual([]);
             if (!fresh.length) return held;
             for (const id of fresh) held.add(id);
           }
@@ -602,6 +643,62 @@ export function describeTaskStoreContract(
           expect(record.lease?.owner).toBe(a.has(record.id) ? 'A' : 'B');
         }
       });
+    });
+
+    it('lists pages of ids and states exactly as the full list pages them', async () => {
+      const states: TaskRecord['state'][] = ['QUEUED', 'RUNNING', 'COMPLETE'];
+      await createAll(
+        Array.from({ length: 9 }, (_, i) =>
+          newRecord({ state: states[i % 3], name: `n${i % 2}`, tags: { k: String(i % 2) } }),
+        ),
+      );
+      const queries: TaskQuery[] = [
+        { pageSize: 4 },
+        { pageSize: 2, state: 'RUNNING' },
+        { pageSize: 2, namePrefix: 'n1' },
+        { pageSize: 2, tags: [{ key: 'k', value: '0' }] },
+        { pageSize: 2, tags: [{ key: 'k', value: '' }], owner: 'alice', state: 'QUEUED' },
+      ];
+      for (const query of queries) {
+        let pageToken: string | undefined;
+        do {
+          const full = await store.list({ ...query, pageToken });
+          const minimal = await store.listStates({ ...query, pageToken });
+          expect(minimal).toEqual({
+            records: full.records.map(({ id, state }) => ({ id, state })),
+            ...(full.nextPageToken && { nextPageToken: full.nextPageToken }),
+          });
+          pageToken = full.nextPageToken;
+        } while (pageToken);
+      }
+      await expect(store.listStates({ pageSize: 1, pageToken: 'x' })).rejects.toThrow(
+        InvalidPageTokenError,
+      );
+    });
+
+    it('counts the unfinished tasks on each node, following every change', async () => {
+      const records = await createAll([
+        newRecord({ state: 'RUNNING', node: 'a' }),
+        newRecord({ state: 'QUEUED', node: 'a' }),
+        newRecord({ state: 'INITIALIZING', node: 'b' }),
+        newRecord({ state: 'COMPLETE', node: 'b' }),
+        newRecord({ state: 'QUEUED' }),
+      ]);
+      expect(await store.countActiveByNode()).toEqual(
+        new Map([
+          ['a', 2],
+          ['b', 1],
+        ]),
+      );
+      await store.replace({ ...records[0], state: 'EXECUTOR_ERROR' });
+      await store.replace({ ...records[4], node: 'c' });
+      await store.replace({ ...records[2], node: 'a' });
+      expect(await store.countActiveByNode()).toEqual(
+        new Map([
+          ['a', 2],
+          ['c', 1],
+        ]),
+      );
     });
 
     it('lists exactly the unfinished tasks, oldest first', async () => {

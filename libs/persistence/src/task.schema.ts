@@ -28,6 +28,8 @@ export interface TaskDocument {
   /** Pairs rather than a sub-document, for the same reason `doc` is a string. */
   tags: { k: string; v: string }[];
   createdAt: string;
+  /** The node the task is bound to, for the per-node load (null when none). */
+  node?: string | null;
   version: number;
   /** Absent when no tracker holds the task. */
   lease?: LeaseDocument;
@@ -45,6 +47,7 @@ export const taskSchema = new Schema<TaskDocument>(
     // k and v are not `required`: mongoose would refuse '' and TES allows empty tag values.
     tags: { type: [new Schema({ k: String, v: String }, { _id: false })], default: [] },
     createdAt: { type: String, required: true },
+    node: { type: String, default: null },
     version: { type: Number, required: true },
     // A single nested schema, not a plain nested object: mongoose leaves it undefined when unset
     // instead of storing an empty object, so "no lease" is one thing, the field's absence.
@@ -65,8 +68,12 @@ export const taskSchema = new Schema<TaskDocument>(
 taskSchema.index({ owner: 1, _id: -1 });
 taskSchema.index({ state: 1, _id: -1 });
 taskSchema.index({ name: 1, _id: -1 });
-taskSchema.index({ 'tags.k': 1, 'tags.v': 1 });
+// Tag filters, newest first: key and value, or the key alone (an empty filter value).
+taskSchema.index({ 'tags.k': 1, 'tags.v': 1, _id: -1 });
+taskSchema.index({ 'tags.k': 1, _id: -1 });
 // claim: free or expired leases, and the claimer's own. Unfinished tasks are few next to finished
 // ones, so state comes second, where the $nin bounds skip past the finished tasks' keys.
 taskSchema.index({ 'lease.expiry': 1, state: 1 });
 taskSchema.index({ 'lease.owner': 1, state: 1 });
+// The per-node load: a count per node of the unfinished tasks, from the index alone.
+taskSchema.index({ node: 1, state: 1 });

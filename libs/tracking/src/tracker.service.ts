@@ -81,7 +81,6 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   private readonly startedAt = Date.now();
   /** Each poll of a node (its task list, or its tasks one by one), for metrics. */
   readonly polls = new Subject<{ node: string; ok: boolean }>();
-  private nextClaimAt = 0;
   private subscription?: Subscription;
   private timer?: NodeJS.Timeout;
   private round: Promise<void> = Promise.resolve();
@@ -161,19 +160,13 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   }
 
   /**
-   * The tasks leased to this tracker. It claims (which also renews its own leases) every third of
-   * a lease period, and at once when a task is free (new, or its tracker died); otherwise it reads
-   * without writing.
+   * The tasks leased to this tracker, read from the store's index of leases (never every unfinished
+   * task). Each round first claims: at most `tracker.claimBatch` new tasks, so that trackers share
+   * new work evenly, and the renewal of the leases it holds that are due (none most rounds).
    */
   private async heldTasks(): Promise<TaskRecord[]> {
-    const now = Date.now();
-    const unfinished = await this.store.listUnfinished();
-    const free = unfinished.some((r) => !r.lease || Date.parse(r.lease.expiresAt) <= now);
-    if (free || now >= this.nextClaimAt) {
-      this.nextClaimAt = now + this.tracker.leaseMs / 3;
-      return this.store.claim(this.owner, this.tracker.leaseMs, this.tracker.claimBatch);
-    }
-    return unfinished.filter((r) => r.lease?.owner === this.owner);
+    await this.store.claim(this.owner, this.tracker.leaseMs, this.tracker.claimBatch);
+    return this.store.listHeld(this.owner);
   }
 
   private async followNode(name: string, records: TaskRecord[]): Promise<void> {

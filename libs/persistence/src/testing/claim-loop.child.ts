@@ -28,13 +28,10 @@ async function main(): Promise<void> {
       process.send('ready');
       await go;
     }
-    // claim gives an owner its own tasks again, so the limit grows with what is already held.
-    const held = new Set<string>();
+    // claim returns only what it newly took.
     for (;;) {
-      const batch = await store.claim(owner, LEASE_MS, held.size + round);
-      const fresh = batch.map((r) => r.id).filter((id) => !held.has(id));
+      const fresh = (await store.claim(owner, LEASE_MS, round)).map((r) => r.id);
       if (!fresh.length) break;
-      for (const id of fresh) held.add(id);
       process.stdout.write(`${JSON.stringify(fresh)}\n`);
       // A tracker polls nodes between claims. The pause stands in for that work, and lets the
       // other process in: SQLite's busy handler polls for the lock, so a process that took it
