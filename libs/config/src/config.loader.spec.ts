@@ -17,7 +17,7 @@ const DEFAULTS = {
   tasks: { maxContentBytes: 1024 * 1024 },
   nodes: [],
   middleware: { chain: ['random'], modules: [] },
-  forwarding: { timeoutMs: 10_000 },
+  forwarding: { timeoutMs: 10_000, concurrencyPerNode: 8 },
   tracker: {
     minPollMs: 500,
     maxPollMs: 10_000,
@@ -26,6 +26,7 @@ const DEFAULTS = {
     claimBatch: 1000,
     maxResubmissions: 2,
     exposePreempted: false,
+    nodeLostAfterMs: 600_000,
   },
   log: { level: 'log', json: true },
   bus: { driver: 'in-process', queue: 'protes.tasks', prefetch: 32 },

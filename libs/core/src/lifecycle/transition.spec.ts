@@ -438,7 +438,13 @@ describe('forwarding', () => {
     });
     expect(after.attempts).toEqual([skipped, { node: 'a', at: NOW, inFlight: true }]);
     expect(entry).toMatchObject({ event: 'attempting', node: 'a', to: 'QUEUED' });
-    const second = { kind: 'attempting', node: 'b', at: NOW, attempts: [], decisions: [] } as const;
+    const second: TaskEvent = {
+      kind: 'attempting',
+      node: 'b',
+      at: NOW,
+      attempts: [],
+      decisions: [],
+    };
     expect(refusal(after, second)).toBe('an attempt on node a is in flight');
     expect(refusal(record('CANCELING', { cancelRequested: true }), second)).toMatch(
       /not allowed in state CANCELING/,

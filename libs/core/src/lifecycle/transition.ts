@@ -40,7 +40,9 @@ function settleOn(
 ): ForwardAttempt[] {
   return attempts.map((a) => {
     if (a.node !== node || !(a.inFlight || a.unsettled)) return a;
-    const { inFlight: _inFlight, unsettled: _unsettled, ...rest } = a;
+    const rest = { ...a };
+    delete rest.inFlight;
+    delete rest.unsettled;
     return settle(rest);
   });
 }
