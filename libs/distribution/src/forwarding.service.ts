@@ -214,7 +214,9 @@ export class ForwardingService {
       current = await this.settleUnknown(record.id, pending.node, reason, by);
       if (!current || !needsForwarding(current)) return current;
     }
-    const planned = await this.plan(current, by);
+    // A node that was sent the task by a process that died, and holds no copy, may be tried again:
+    // that request may never have left (a late copy would be canceled as any other).
+    const planned = await this.plan(current, by, pending?.node);
     if (!('candidates' in planned)) return planned.ended;
     const hooks = await this.hooks.current();
     const received = Object.freeze(structuredClone(current.received));
@@ -276,13 +278,14 @@ export class ForwardingService {
   /**
    * The nodes to try, best first, the chain's task and the decisions not recorded yet: the route
    * stored with a new task (its decisions are recorded), else a new run of the chain over the nodes
-   * not tried yet. A chain that now refuses the task ends it (`ended`).
+   * not tried yet (`retry` counts as untried). A chain that now refuses the task ends it (`ended`).
    */
   private async plan(
     record: TaskRecord,
     by: Actor,
+    retry?: string,
   ): Promise<NonNullable<AcceptedEvent['route']> | { ended: TaskRecord | undefined }> {
-    const tried = new Set(record.attempts.map((a) => a.node));
+    const tried = new Set(record.attempts.map((a) => a.node).filter((node) => node !== retry));
     if (record.route) {
       const candidates = record.route.candidates.filter((name) => !tried.has(name));
       return { ...record.route, candidates, decisions: [] };

@@ -495,6 +495,22 @@ describe('forwarding', () => {
     expect(after.attempts).toEqual([{ node: 'a', at: EARLIER, remoteId: 'late' }]);
   });
 
+  it('binds to the attempt in flight, not to an unsettled one on the same node', () => {
+    const unsettled = { node: 'a', at: EARLIER, error: 'a: sender died', unsettled: true };
+    const before = record('QUEUED', {
+      attempts: [unsettled, { node: 'a', at: NOW, inFlight: true }],
+    });
+    const { record: after } = apply(before, {
+      kind: 'forwarded',
+      node: 'a',
+      remoteId: 'r2',
+      task: TASK,
+      attempts: [],
+      decisions: [],
+    });
+    expect(after.attempts).toEqual([unsettled, { node: 'a', at: NOW, remoteId: 'r2' }]);
+  });
+
   it('settles an unsettled attempt once its copies are canceled', () => {
     const before = onNode('RUNNING', {
       attempts: [

@@ -5,6 +5,7 @@ import type { LossReport, TaskEvent, TaskEventOf } from './task-events';
 import {
   GUARDS,
   markLost,
+  openAttemptOn,
   type GuardName,
   RULES,
   type RuleName,
@@ -30,16 +31,17 @@ const lossNote = (record: TaskRecord, { lostAs, reason }: LossReport): string =>
   `attempt on node ${record.node} (task ${record.remoteId}) ended ${lostAs}: ${reason}`;
 
 /**
- * The attempts, with the open one (in flight or unsettled) on `node` replaced by what `settle`
- * makes of it without its open flags.
+ * The attempts, with the open one (`open`: in flight, or unsettled) on `node` replaced by what
+ * `settle` makes of it without its open flags.
  */
 function settleOn(
   attempts: ForwardAttempt[],
   node: string,
+  open: 'inFlight' | 'unsettled',
   settle: (attempt: ForwardAttempt) => ForwardAttempt,
 ): ForwardAttempt[] {
   return attempts.map((a) => {
-    if (a.node !== node || !(a.inFlight || a.unsettled)) return a;
+    if (a.node !== node || !a[open]) return a;
     const rest = { ...a };
     delete rest.inFlight;
     delete rest.unsettled;
@@ -65,7 +67,7 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
   }),
   attemptFailed: (record, { node, error, unsettled }) => ({
     changes: {
-      attempts: settleOn(record.attempts, node, (a) => ({
+      attempts: settleOn(record.attempts, node, 'inFlight', (a) => ({
         ...a,
         error,
         ...(unsettled && { unsettled }),
@@ -77,7 +79,7 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
     const note = `copies left by an earlier attempt found and canceled: ${remoteIds.join(', ')}`;
     return {
       changes: {
-        attempts: settleOn(record.attempts, node, (a) => ({
+        attempts: settleOn(record.attempts, node, 'unsettled', (a) => ({
           ...a,
           error: a.error ? `${a.error}; ${note}` : note,
         })),
@@ -93,9 +95,15 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
     const failed = attempts.filter((a) => a.error).length;
     return {
       changes: {
-        // The attempt in flight on the node (or a copy found there) is the one that placed it.
+        // The attempt in flight on the node placed it; without one, a copy an unsettled attempt
+        // left there was adopted.
         attempts: [
-          ...settleOn(record.attempts, node, ({ at }) => ({ node, at, remoteId })),
+          ...settleOn(
+            record.attempts,
+            node,
+            openAttemptOn(record, node, 'inFlight') ? 'inFlight' : 'unsettled',
+            ({ at }) => ({ node, at, remoteId }),
+          ),
           ...attempts,
         ],
         route: undefined,
