@@ -286,9 +286,12 @@ export class ForwardingService {
     retry?: string,
   ): Promise<NonNullable<AcceptedEvent['route']> | { ended: TaskRecord | undefined }> {
     const tried = new Set(record.attempts.map((a) => a.node).filter((node) => node !== retry));
-    if (record.route) {
-      const candidates = record.route.candidates.filter((name) => !tried.has(name));
-      return { ...record.route, candidates, decisions: [] };
+    const { route } = record;
+    const untried = (name: string) => !tried.has(name) && this.registry.get(name) !== undefined;
+    // The stored route, unless every node of it is tried or gone from the configuration (which
+    // changed since): then the chain runs again, as for a resubmitted task.
+    if (route && (!route.candidates.length || route.candidates.some(untried))) {
+      return { ...route, candidates: route.candidates.filter(untried), decisions: [] };
     }
     try {
       const caller = { subject: record.owner, headers: {} };
