@@ -107,6 +107,8 @@ export class ForwardingService {
    */
   readonly hooks: MiddlewareHooks;
   private readonly slots: NodeSlots;
+  /** How long a copy an attempt with an unknown outcome may have left is waited for. */
+  private readonly nodeLostAfterMs: number;
 
   constructor(
     private readonly lifecycle: TaskLifecycle,
@@ -117,6 +119,7 @@ export class ForwardingService {
   ) {
     this.hooks = new MiddlewareHooks(chain, middlewares);
     this.slots = new NodeSlots(config.forwarding.concurrencyPerNode);
+    this.nodeLostAfterMs = config.tracker.nodeLostAfterMs;
   }
 
   /**
@@ -214,10 +217,16 @@ export class ForwardingService {
       current = await this.settleUnknown(record.id, pending.node, reason, by);
       if (!current || !needsForwarding(current)) return current;
     }
-    // A node that was sent the task by a process that died, and holds no copy, may be tried again:
-    // that request may never have left (a late copy would be canceled as any other).
-    const planned = await this.plan(current, by, pending?.node);
+    // A copy a node made since an earlier attempt's outcome was lost is the task placed: adopted.
+    for (const name of new Set(current.attempts.filter((a) => a.unsettled).map((a) => a.node))) {
+      const found = await this.adopt(current.id, name, by);
+      if ('adopted' in found) return found.adopted;
+    }
+    const planned = await this.plan(current, by);
     if (!('candidates' in planned)) return planned.ended;
+    // No node left but one may still create the task from an attempt whose outcome is unknown:
+    // the task waits for that copy (asked for each round) rather than ending or being sent twice.
+    if (!planned.candidates.length && this.awaitedCopy(current)) return current;
     const hooks = await this.hooks.current();
     const received = Object.freeze(structuredClone(current.received));
     const context = { taskId: current.id, received, owner: current.owner };
@@ -278,19 +287,23 @@ export class ForwardingService {
   /**
    * The nodes to try, best first, the chain's task and the decisions not recorded yet: the route
    * stored with a new task (its decisions are recorded), else a new run of the chain over the nodes
-   * not tried yet (`retry` counts as untried). A chain that now refuses the task ends it (`ended`).
+   * not tried yet. A chain that now refuses the task ends it (`ended`).
    */
   private async plan(
     record: TaskRecord,
     by: Actor,
-    retry?: string,
   ): Promise<NonNullable<AcceptedEvent['route']> | { ended: TaskRecord | undefined }> {
-    const tried = new Set(record.attempts.map((a) => a.node).filter((node) => node !== retry));
+    // A node whose unknown outcome is older than tracker.nodeLostAfterMs is tried again: a copy it
+    // made that late is canceled as any other stray copy.
+    const tried = new Set(
+      record.attempts.filter((a) => !a.unsettled || this.awaited(a)).map((a) => a.node),
+    );
     const { route } = record;
     const untried = (name: string) => !tried.has(name) && this.registry.get(name) !== undefined;
     // The stored route, unless every node of it is tried or gone from the configuration (which
-    // changed since): then the chain runs again, as for a resubmitted task.
-    if (route && (!route.candidates.length || route.candidates.some(untried))) {
+    // changed since) and no copy is awaited: then the chain runs again, as for a resubmitted task.
+    const waiting = !route?.candidates.some(untried) && this.awaitedCopy(record);
+    if (route && (!route.candidates.length || route.candidates.some(untried) || waiting)) {
       return { ...route, candidates: route.candidates.filter(untried), decisions: [] };
     }
     try {
@@ -358,9 +371,9 @@ export class ForwardingService {
 
   /**
    * An attempt in flight on the node has no known outcome (no answer in time, the connection
-   * dropped, its sender died): the node is asked for the task's copies. A running one is adopted
-   * (any other canceled); with none, or no answer, the attempt fails unsettled, and the tracker
-   * looks for a late copy (and cancels it) while it follows the task.
+   * dropped, its sender died): the node is asked for the task's copies. A running one is adopted;
+   * with none, or no answer, the attempt fails unsettled: the copy is asked for again before the
+   * task is forwarded anew, and canceled if it shows up once the task is placed elsewhere.
    */
   private async settleUnknown(
     id: string,
@@ -368,21 +381,49 @@ export class ForwardingService {
     reason: string,
     by: Actor,
   ): Promise<TaskRecord | undefined> {
-    const node = this.registry.get(name);
-    const copies = node && (await this.copiesOn(node, id).catch(() => undefined));
-    const [adopted, ...extra] = (copies ?? []).filter((copy) => !isTerminal(copy.state));
-    if (node && adopted) {
-      for (const copy of extra) await this.withdraw(id, node, copy.id);
-      const task = requestOf(adopted);
-      const outcome = { node: name, remoteId: adopted.id, task, attempts: [], decisions: [] };
-      const stored = await this.lifecycle.forwarded(id, outcome, by);
-      if (stored) this.logger.warn(`task ${id}: adopted task ${adopted.id} found on ${name}`);
-      else await this.withdraw(id, node, adopted.id);
-      return stored;
-    }
+    const found = await this.adopt(id, name, by);
+    if ('adopted' in found) return found.adopted;
+    const { copies } = found;
     const unsettled = !copies?.length;
     const error = copies ? `${reason}; the node holds no copy (yet)` : reason;
     return this.lifecycle.attemptFailed(id, { node: name, error, unsettled }, by);
+  }
+
+  /**
+   * Asks the node for copies of the task, and adopts one (any other running one is canceled):
+   * `adopted` with the record as stored, else the copies found (undefined: the node did not answer).
+   */
+  private async adopt(
+    id: string,
+    name: string,
+    by: Actor,
+  ): Promise<{ adopted: TaskRecord | undefined } | { copies: TesTask[] | undefined }> {
+    const node = this.registry.get(name);
+    const copies = node && (await this.copiesOn(node, id).catch(() => undefined));
+    // A running copy first; else one that ended by itself: the task ran there (once), and the
+    // tracker reads how it ended. A canceled copy is no run of the task.
+    const [running, ...extra] = (copies ?? []).filter((copy) => !isTerminal(copy.state));
+    const adopted = running ?? copies?.find((copy) => copy.state !== 'CANCELED');
+    if (!node || !adopted) return { copies };
+    for (const copy of extra) await this.withdraw(id, node, copy.id);
+    const task = requestOf(adopted);
+    const outcome = { node: name, remoteId: adopted.id, task, attempts: [], decisions: [] };
+    const stored = await this.lifecycle.forwarded(id, outcome, by);
+    if (stored) this.logger.warn(`task ${id}: adopted task ${adopted.id} found on ${name}`);
+    else await this.withdraw(id, node, adopted.id);
+    return { adopted: stored };
+  }
+
+  /** An unsettled attempt still young enough for its copy to be waited for. */
+  private awaited(attempt: ForwardAttempt): boolean {
+    return Date.now() - Date.parse(attempt.at) < this.nodeLostAfterMs;
+  }
+
+  /** Whether a copy from an attempt with an unknown outcome may still show up on a configured node. */
+  private awaitedCopy(record: TaskRecord): boolean {
+    return record.attempts.some(
+      (a) => a.unsettled && this.awaited(a) && this.registry.get(a.node) !== undefined,
+    );
   }
 
   /**
