@@ -32,6 +32,7 @@ const SIM_ARGS = ['--queued-ms', '20', '--initializing-ms', '20', '--running-ms'
 const LONG = { 'sim.run_ms': '600000' };
 const GATEWAY_ID_TAG = 'protes_id';
 const SCENARIO_MS = 120_000;
+const HEALTH = { probeIntervalMs: 500, failureThreshold: 3, coolDownMs: 1000 };
 
 let dir: string;
 const processes: Started[] = [];
@@ -61,7 +62,8 @@ async function gatewayOver(
   const gateway = await startGateway(
     e2eGatewayEnv(
       dir,
-      nodes.map((n) => ({ name: n.name, url: `${n.started.url}${TES_PATH}` })),
+      // Breakers that close soon after a paused node is resumed, so that it is asked again soon.
+      nodes.map((n) => ({ name: n.name, url: `${n.started.url}${TES_PATH}`, health: HEALTH })),
       {
         PROTES_STORE__SQLITE_PATH: join(dir, `${label}.db`),
         PROTES_MIDDLEWARE__CHAIN: '[]',
