@@ -115,7 +115,7 @@ async function publishRaw(taskIds: string[]): Promise<void> {
   try {
     const channel = await connection.createConfirmChannel();
     for (const taskId of taskIds) {
-      const packet = { pattern: TASK_EVENT_PATTERN, data: { type: 'forwarded', taskId } };
+      const packet = { pattern: TASK_EVENT_PATTERN, data: { type: 'queued', taskId } };
       channel.sendToQueue(QUEUE, Buffer.from(JSON.stringify(packet)), { persistent: true });
     }
     await channel.waitForConfirms();

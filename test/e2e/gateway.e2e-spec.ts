@@ -812,31 +812,35 @@ describe('proTES gateway end to end', () => {
         const stuck = await launchGateway({
           PROTES_STORE__SQLITE_PATH: store,
           PROTES_NODES: nodesEnv([{ name: 'blackhole', url: `http://127.0.0.1:${port}` }]),
+          // Long enough that the create is still in flight when the gateway is killed.
+          PROTES_FORWARDING__TIMEOUT_MS: '60000',
         });
         const stuckApi = client(stuck.url);
-        const submitting = stuckApi
-          .create(task(`${RUN}-unforwarded`))
-          .then(() => new Error('the create call was answered, though forwarding cannot end'))
-          .catch((error: unknown) => error);
-        // Stored before it is forwarded: listed at once, with no node.
-        const [listed] = await waitFor('the task to be stored', async () => {
-          const { tasks } = await stuckApi.list({ view: 'FULL' });
-          return tasks.length === 1 && tasks;
-        });
+        // Answered at once, though the only node never answers: forwarding comes after.
+        const id = await stuckApi.create(task(`${RUN}-unforwarded`));
+        const listed = await stuckApi.get(id, 'FULL');
         expect(listed.state).toBe('QUEUED');
         expect(metadataOf(listed)).not.toHaveProperty('protes_node');
+        // Killed while the create is in flight (recorded as such before it was sent).
+        await waitFor('the create to be sent', async () =>
+          /^blackhole: sending$/.test(
+            metadataOf(await stuckApi.get(id, 'FULL')).protes_attempts ?? '',
+          ),
+        );
         await stuck.stop('SIGKILL');
-        expect(String(await submitting)).not.toMatch(/was answered/);
 
         const resumed = await launchGateway({
           PROTES_STORE__SQLITE_PATH: store,
           PROTES_NODES: nodesEnv([{ name: 'alpha', url: sims.get('alpha')?.url ?? '' }]),
         });
         const resumedApi = client(resumed.url);
-        // The tracker takes the task over once the forwarding grace period has passed.
+        // The tracker takes the task over once the dead gateway's lease has expired; the node it
+        // was being sent to is gone from the configuration, so the chain runs again.
         const done = await resumedApi.waitForState(listed.id, 'COMPLETE', 15_000);
         expect(metadataOf(done)).toMatchObject({ protes_node: 'alpha' });
-        expect(metadataOf(done).protes_attempts).toMatch(/^alpha: accepted as /);
+        expect(metadataOf(done).protes_attempts).toMatch(
+          /^blackhole: failed .*; alpha: accepted as /,
+        );
         expect(await remoteCopies(listed.id)).toHaveLength(1);
         await resumed.stop();
       } finally {

@@ -34,7 +34,7 @@ describe('TaskEventsController', () => {
   it('hands the task to the tracker, then acknowledges the message', () => {
     const { tracker, handler } = controller();
     const { ctx, channel, message } = context();
-    handler.handle({ type: 'forwarded', taskId: 'abc' }, ctx);
+    handler.handle({ type: 'queued', taskId: 'abc' }, ctx);
     expect(tracker.pollSoon).toHaveBeenCalledWith('abc');
     expect(channel.ack).toHaveBeenCalledWith(message);
     expect(tracker.pollSoon.mock.invocationCallOrder[0]).toBeLessThan(
@@ -63,7 +63,7 @@ describe('TaskEventsController', () => {
       throw new Error('boom');
     });
     const { ctx, channel } = context();
-    expect(() => handler.handle({ type: 'forwarded', taskId: 'abc' }, ctx)).not.toThrow();
+    expect(() => handler.handle({ type: 'queued', taskId: 'abc' }, ctx)).not.toThrow();
     expect(channel.ack).toHaveBeenCalledTimes(1);
   });
 
@@ -72,6 +72,6 @@ describe('TaskEventsController', () => {
     const { ctx } = context(() => {
       throw new Error('Channel closed');
     });
-    expect(() => handler.handle({ type: 'forwarded', taskId: 'abc' }, ctx)).not.toThrow();
+    expect(() => handler.handle({ type: 'queued', taskId: 'abc' }, ctx)).not.toThrow();
   });
 });

@@ -90,7 +90,7 @@ if (AMQP_URL) {
     it('hands every event a gateway publishes to the tracker and acknowledges it', async () => {
       const events = RmqTaskEventBus.fromConfig(config.bus);
       const ids = Array.from({ length: 50 }, (_, i) => `task-${i}`);
-      for (const taskId of ids) events.publish({ type: 'forwarded', taskId });
+      for (const taskId of ids) events.publish({ type: 'queued', taskId });
       await until('every event to reach the tracker', () =>
         ids.every((id) => pollSoon.mock.calls.some(([called]) => called === id)),
       );

@@ -36,7 +36,7 @@ const DEFAULTS = {
   },
   nodes: [],
   middleware: { chain: ['random'], modules: [] },
-  forwarding: { timeoutMs: 10_000 },
+  forwarding: { timeoutMs: 10_000, concurrencyPerNode: 8 },
   tracker: {
     minPollMs: 500,
     maxPollMs: 10_000,
@@ -45,6 +45,7 @@ const DEFAULTS = {
     claimBatch: 100,
     maxResubmissions: 2,
     exposePreempted: false,
+    nodeLostAfterMs: 600_000,
   },
   log: { level: 'log', json: true },
   bus: { driver: 'in-process', queue: 'protes.tasks', prefetch: 32 },

@@ -340,6 +340,8 @@ export const ProtesConfigSchema = Type.Object(
     forwarding: Type.Object(
       {
         timeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+        // Creates in flight at once to one node; more tasks for it wait in the outbox (the store).
+        concurrencyPerNode: Type.Integer({ minimum: 1, default: 8 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -354,6 +356,9 @@ export const ProtesConfigSchema = Type.Object(
         claimBatch: Type.Integer({ minimum: 1, default: 100 }),
         maxResubmissions: Type.Integer({ minimum: 0, default: 2 }),
         exposePreempted: Type.Boolean({ default: false }),
+        // A node unreachable this long has lost its active tasks: they are resubmitted elsewhere,
+        // and the copies it still holds are canceled when it returns.
+        nodeLostAfterMs: Type.Integer({ minimum: 1000, default: 600_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -8,6 +8,8 @@ import type { TesState } from '@protes/tes';
 export const TASK_EVENT_KINDS = [
   'accepted',
   'routed',
+  'attempting',
+  'attemptFailed',
   'forwarded',
   'forwardFailed',
   'observed',
@@ -15,7 +17,7 @@ export const TASK_EVENT_KINDS = [
   'resubmitted',
   'cancelRequested',
   'cancelConfirmed',
-  'abandoned',
+  'copyCanceled',
 ] as const;
 export type TaskEventKind = (typeof TASK_EVENT_KINDS)[number];
 

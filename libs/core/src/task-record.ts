@@ -11,6 +11,30 @@ export interface ForwardAttempt {
   error?: string;
   /** Set when a node accepted the task and then lost it (PREEMPTED, SYSTEM_ERROR, forgotten). */
   lostAs?: TesState;
+  /**
+   * Sent, and no answer recorded yet: set before the request leaves, so that whoever forwards the
+   * task next (after a crash) knows the node may have it, and asks the node first.
+   */
+  inFlight?: boolean;
+  /**
+   * The node may hold a copy the gateway does not follow (an answer that never came, a node that
+   * was unreachable when the task was placed elsewhere): while the task is followed, the node is
+   * asked for copies tagged with the task's id, which are canceled there.
+   */
+  unsettled?: boolean;
+}
+
+/**
+ * What the middleware chain chose for a new task before it was stored: the forwarder (the outbox's
+ * reader) follows it after the client has its answer. Decisions are in the record's `decisions`.
+ */
+export interface TaskRoute {
+  /** The candidate nodes, best first. */
+  candidates: string[];
+  /** The nodes offered to the chain (after the gateway's own narrowing), to say why none is left. */
+  offered: string[];
+  /** The task as the chain rewrote it, before each node's hooks. */
+  task: TesTaskRequest;
 }
 
 /**
@@ -59,6 +83,8 @@ export interface TaskRecord {
   received: TesTaskRequest;
   /** The task as sent to the node, after the middleware chain rewrote it. */
   forwarded?: TesTaskRequest;
+  /** The chain's route for the first forwarding; dropped when the task is resubmitted. */
+  route?: TaskRoute;
   /** The node that runs it and the node's id for it. */
   node?: string;
   remoteId?: string;

@@ -7,7 +7,7 @@ import type { TesTaskRequest } from '@protes/tes';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DistributionModule } from './distribution.module';
-import { ForwardingService } from './forwarding.service';
+import { ForwardingService, plannedRoute } from './forwarding.service';
 import { TaskRejectedException } from './middleware/chain.service';
 import { MiddlewarePluginsModule } from './middleware/custom-modules';
 import { MiddlewareRejection, type TaskContext } from './middleware/middleware';
@@ -16,11 +16,13 @@ import { NodeRegistry } from './node-registry';
 
 /**
  * A TES node that answers service-info (with `info`) and create, or 503 while `down`; with
- * `refuseTasks`, it answers 500 to create only (and keeps what it was sent in `refused`).
+ * `refuseTasks`, it answers `refuseStatus` (500) to create only (and keeps what it was sent in
+ * `refused`).
  */
 class FakeNode {
   down = false;
   refuseTasks = false;
+  refuseStatus = 500;
   info: Record<string, unknown> = { type: { version: '1.1.0' } };
   readonly created: TesTaskRequest[] = [];
   readonly refused: TesTaskRequest[] = [];
@@ -45,7 +47,7 @@ class FakeNode {
     else if (req.url?.endsWith('/service-info')) reply(200, this.info);
     else if (this.refuseTasks) {
       this.refused.push(JSON.parse(body) as TesTaskRequest);
-      reply(500, { msg: 'no capacity' });
+      reply(this.refuseStatus, { msg: 'no capacity' });
     } else {
       this.created.push(JSON.parse(body) as TesTaskRequest);
       reply(200, { id: `remote-${this.created.length}` });
@@ -157,6 +159,14 @@ describe('node registry and forwarding', () => {
     return record;
   };
   const caller = { subject: 'alice', headers: {} };
+  /** A new task as the gateway stores it: with the route the chain chose (the outbox entry). */
+  const routed = async () => {
+    const record = newRecord();
+    const { decisions, ...route } = plannedRoute(
+      await forwarding.route(record.id, record.received, caller),
+    );
+    return stored({ id: record.id, route, decisions });
+  };
   const names = async () => (await registry.candidates()).map((c) => c.name);
 
   describe('NodeRegistry', () => {
@@ -311,9 +321,8 @@ describe('node registry and forwarding', () => {
     it('tries the nodes in the order of the chain, records attempts and decisions, tags the task', async () => {
       await start([{}, {}]);
       fakes[0].down = true;
-      const record = await stored();
-      const route = await forwarding.route(record.id, record.received, caller);
-      const done = await forwarding.forward(record, route);
+      const record = await routed();
+      const done = await forwarding.forward(record);
       expect(done).toMatchObject({ node: 'n1', remoteId: 'remote-1', state: 'QUEUED' });
       expect(done?.attempts.map((a) => [a.node, a.error === undefined])).toEqual([
         ['n0', false],
@@ -326,13 +335,45 @@ describe('node registry and forwarding', () => {
       expect(done?.forwarded?.tags).toEqual({ protes_id: record.id });
     });
 
+    it('does not count a node’s 4xx against it: the breaker stays closed, the next task is placed', async () => {
+      await start([{ health: { ...FAST, probeIntervalMs: 60_000 } }]);
+      await waitFor('the first probe', async () => !!(await registry.status())[0].checkedAt);
+      fakes[0].refuseTasks = true;
+      fakes[0].refuseStatus = 413;
+      for (let i = 0; i < 3; i++) {
+        const done = await forwarding.forward(await routed());
+        expect(done).toMatchObject({ state: 'SYSTEM_ERROR' });
+        expect(done?.systemLogs[0]).toMatch(/^forwarding to n0: HTTP 413/);
+      }
+      expect((await registry.status())[0]).toMatchObject({ breaker: 'closed', failures: 0 });
+      fakes[0].refuseTasks = false;
+      expect(await forwarding.forward(await routed())).toMatchObject({ node: 'n0' });
+    });
+
+    it('counts a node’s 5xx against it, and records each attempt before it is settled', async () => {
+      await start([{ health: { ...FAST, probeIntervalMs: 60_000 } }]);
+      // The first probe's success must not come between the two failures.
+      await waitFor('the first probe', async () => !!(await registry.status())[0].checkedAt);
+      fakes[0].refuseTasks = true;
+      for (let i = 0; i < 2; i++) await forwarding.forward(await routed());
+      expect((await registry.status())[0]).toMatchObject({ breaker: 'open', failures: 2 });
+      const [record] = (await store.list({ pageSize: 1 })).records;
+      expect(record.attempts).toEqual([
+        { node: 'n0', at: expect.any(String), error: expect.stringMatching(/HTTP 500/) },
+      ]);
+      expect(record.history?.map((h) => h.event)).toEqual([
+        'attempting',
+        'attemptFailed',
+        'forwardFailed',
+      ]);
+    });
+
     it('skips a node whose breaker opened after the chain ran', async () => {
       await start([{}, {}]);
-      const record = await stored();
-      const route = await forwarding.route(record.id, record.received, caller);
+      const record = await routed();
       registry.report('n0', 'refused');
       registry.report('n0', 'refused');
-      const done = await forwarding.forward(record, route);
+      const done = await forwarding.forward(record);
       expect(done?.attempts.map((a) => a.node)).toEqual(['n1']);
       expect(fakes[0].created).toEqual([]);
     });

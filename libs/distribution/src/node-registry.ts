@@ -236,6 +236,11 @@ export class NodeRegistry implements OnApplicationBootstrap, OnModuleDestroy {
     return this.nodes.get(name)?.breaker.tryAcquire() ?? false;
   }
 
+  /** Whether the node would take a call now (without taking its half-open trial). */
+  admits(name: string): boolean {
+    return this.nodes.get(name)?.breaker.admits ?? false;
+  }
+
   /** The nodes a task may go to now (breaker not open), in configuration order, as snapshots. */
   async candidates(exclude: ReadonlySet<string> = new Set()): Promise<NodeCandidate[]> {
     const loads = await this.currentLoads();

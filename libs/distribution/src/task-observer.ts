@@ -66,8 +66,18 @@ function describe({ event, record }: AppliedTaskEvent): EventLine {
       return { msg: 'task cancel requested', fields: {} };
     case 'cancelConfirmed':
       return { msg: 'task canceled', fields: { node: event.node, reason: event.reason } };
-    case 'abandoned':
-      return { msg: 'task abandoned', fields: { node: event.node, reason: event.reason } };
+    case 'attempting':
+      return { msg: `task being sent to ${event.node}`, fields: { node: event.node }, debug: true };
+    case 'attemptFailed':
+      return {
+        msg: `task not placed on ${event.node}${event.unsettled ? ' (outcome unknown)' : ''}`,
+        fields: { node: event.node, reason: event.error, unsettled: event.unsettled },
+      };
+    case 'copyCanceled':
+      return {
+        msg: `stray copies of the task canceled on ${event.node}`,
+        fields: { node: event.node, remoteIds: event.remoteIds },
+      };
     case 'routed':
       return { msg: 'task routed', fields: { candidates: event.candidates }, debug: true };
   }

@@ -42,8 +42,10 @@ export interface ListOptions {
   pageToken?: string;
   namePrefix?: string;
   state?: string;
-  /** Tasks that carry this tag key (any value). */
+  /** Tasks that carry this tag key (any value, unless `tagValue` is given). */
   tagKey?: string;
+  /** With `tagKey`: only tasks whose tag has this value. */
+  tagValue?: string;
 }
 
 const BODY_EXCERPT = 300;
@@ -99,6 +101,7 @@ export class TesNodeClient {
       name_prefix: options.namePrefix,
       state: options.state,
       tag_key: options.tagKey,
+      tag_value: options.tagValue,
     };
     return this.call<TesListTasksResponse>({
       method: 'GET',

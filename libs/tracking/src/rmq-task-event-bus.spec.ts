@@ -60,10 +60,10 @@ describe('RmqTaskEventBus', () => {
   it('sends each event under the task-event pattern, with its type and task id only', () => {
     const { proxy, sent } = fakeClient(() => of(undefined));
     const events = new RmqTaskEventBus(proxy);
-    events.publish({ type: 'forwarded', taskId: 'a', extra: 'x' } as never);
+    events.publish({ type: 'queued', taskId: 'a', extra: 'x' } as never);
     events.publish({ type: 'cancel-requested', taskId: 'b' });
     expect(sent).toEqual([
-      { pattern: TASK_EVENT_PATTERN, data: { type: 'forwarded', taskId: 'a' } },
+      { pattern: TASK_EVENT_PATTERN, data: { type: 'queued', taskId: 'a' } },
       { pattern: TASK_EVENT_PATTERN, data: { type: 'cancel-requested', taskId: 'b' } },
     ]);
     expect(events.pending).toBe(0);
@@ -75,7 +75,7 @@ describe('RmqTaskEventBus', () => {
     ['never settles', () => NEVER],
   ])('publish returns at once and does not throw when the client %s', (_case, emit) => {
     const events = new RmqTaskEventBus(fakeClient(emit).proxy);
-    expect(() => events.publish({ type: 'forwarded', taskId: 'a' })).not.toThrow();
+    expect(() => events.publish({ type: 'queued', taskId: 'a' })).not.toThrow();
   });
 
   it('warns once when publishing starts failing, and says how many were lost when it recovers', () => {
@@ -84,23 +84,23 @@ describe('RmqTaskEventBus', () => {
       fail ? throwError(() => new Error('Connection lost')) : of(undefined),
     );
     const events = new RmqTaskEventBus(proxy);
-    for (const taskId of ['a', 'b', 'c']) events.publish({ type: 'forwarded', taskId });
+    for (const taskId of ['a', 'b', 'c']) events.publish({ type: 'queued', taskId });
     expect(warn).toHaveBeenCalledTimes(1);
     expect(String(warn.mock.calls[0][0])).toContain('Connection lost');
     fail = false;
-    events.publish({ type: 'forwarded', taskId: 'd' });
-    events.publish({ type: 'forwarded', taskId: 'e' });
+    events.publish({ type: 'queued', taskId: 'd' });
+    events.publish({ type: 'queued', taskId: 'e' });
     expect(log).toHaveBeenCalledTimes(1);
     expect(String(log.mock.calls[0][0])).toContain('3 were not delivered');
     fail = true;
-    events.publish({ type: 'forwarded', taskId: 'f' });
+    events.publish({ type: 'queued', taskId: 'f' });
     expect(warn).toHaveBeenCalledTimes(2);
   });
 
   it('drops events beyond a bound while the broker does not confirm', () => {
     const { proxy, client } = fakeClient(() => NEVER);
     const events = new RmqTaskEventBus(proxy, 3);
-    for (let i = 0; i < 5; i++) events.publish({ type: 'forwarded', taskId: String(i) });
+    for (let i = 0; i < 5; i++) events.publish({ type: 'queued', taskId: String(i) });
     expect(client.emit).toHaveBeenCalledTimes(3);
     expect(events.pending).toBe(3);
     expect(warn).toHaveBeenCalledTimes(1);
@@ -110,7 +110,7 @@ describe('RmqTaskEventBus', () => {
     const { proxy, client } = fakeClient(() => of(undefined));
     const events = new RmqTaskEventBus(proxy);
     await events.onApplicationShutdown();
-    events.publish({ type: 'forwarded', taskId: 'a' });
+    events.publish({ type: 'queued', taskId: 'a' });
     expect(client.close).toHaveBeenCalledTimes(1);
     expect(client.emit).not.toHaveBeenCalled();
   });
@@ -120,7 +120,7 @@ describe('RmqTaskEventBus', () => {
     const events = new RmqTaskEventBus(proxy);
     const seen: string[] = [];
     const subscription = events.subscribe((e) => seen.push(e.taskId));
-    events.publish({ type: 'forwarded', taskId: 'a' });
+    events.publish({ type: 'queued', taskId: 'a' });
     expect(seen).toEqual([]);
     subscription.unsubscribe();
   });
@@ -129,7 +129,7 @@ describe('RmqTaskEventBus', () => {
     // Port 1 on the loopback refuses connections at once.
     const events = RmqTaskEventBus.fromConfig(bus('amqp://127.0.0.1:1'));
     const started = Date.now();
-    for (let i = 0; i < 100; i++) events.publish({ type: 'forwarded', taskId: String(i) });
+    for (let i = 0; i < 100; i++) events.publish({ type: 'queued', taskId: String(i) });
     expect(Date.now() - started).toBeLessThan(100);
     await until('every event to fail', () => events.pending === 0);
     expect(warn).toHaveBeenCalledTimes(1);
@@ -181,7 +181,7 @@ if (AMQP_URL) {
 
     it('publishes each event as a persistent message on the durable queue', async () => {
       const events = RmqTaskEventBus.fromConfig(bus(AMQP_URL, queue));
-      events.publish({ type: 'forwarded', taskId: 'one' });
+      events.publish({ type: 'queued', taskId: 'one' });
       events.publish({ type: 'cancel-requested', taskId: 'two' });
       await until('the broker to confirm both', () => events.pending === 0);
       await events.onApplicationShutdown();
@@ -200,7 +200,7 @@ if (AMQP_URL) {
           channel.ack(message);
         }
         expect(received).toEqual([
-          { pattern: TASK_EVENT_PATTERN, data: { type: 'forwarded', taskId: 'one' } },
+          { pattern: TASK_EVENT_PATTERN, data: { type: 'queued', taskId: 'one' } },
           { pattern: TASK_EVENT_PATTERN, data: { type: 'cancel-requested', taskId: 'two' } },
         ]);
       } finally {

@@ -2,7 +2,7 @@ import { InProcessTaskEventBus, taskIdOfEvent } from './task-events';
 
 describe('taskIdOfEvent', () => {
   it.each([
-    [{ type: 'forwarded', taskId: 'abc' }, 'abc'],
+    [{ type: 'queued', taskId: 'abc' }, 'abc'],
     [{ type: 'cancel-requested', taskId: '01m8b2' }, '01m8b2'],
     // A newer gateway's event type is still a hint about that task.
     [{ type: 'resubmitted', taskId: 'abc' }, 'abc'],
@@ -18,11 +18,11 @@ describe('taskIdOfEvent', () => {
     [],
     {},
     { taskId: 'abc' },
-    { type: 'forwarded' },
-    { type: 'forwarded', taskId: '' },
-    { type: 'forwarded', taskId: 7 },
+    { type: 'queued' },
+    { type: 'queued', taskId: '' },
+    { type: 'queued', taskId: 7 },
     { type: 1, taskId: 'abc' },
-    { type: 'forwarded', taskId: 'x'.repeat(257) },
+    { type: 'queued', taskId: 'x'.repeat(257) },
   ])('refuses %j', (payload) => {
     expect(taskIdOfEvent(payload)).toBeUndefined();
   });
@@ -35,7 +35,7 @@ describe('InProcessTaskEventBus', () => {
     const b: string[] = [];
     const subA = bus.subscribe((e) => a.push(e.taskId));
     bus.subscribe((e) => b.push(e.taskId));
-    bus.publish({ type: 'forwarded', taskId: '1' });
+    bus.publish({ type: 'queued', taskId: '1' });
     subA.unsubscribe();
     bus.publish({ type: 'cancel-requested', taskId: '2' });
     expect(a).toEqual(['1']);

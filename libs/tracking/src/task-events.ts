@@ -2,9 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { validRequestId } from '@protes/server';
 import { Subject, type Subscription } from 'rxjs';
 
-/** Something happened to a task that its tracker should look at soon. */
+/**
+ * Something happened to a task that a tracker should look at soon: `queued`, a task stored for
+ * forwarding (the outbox); `cancel-requested`. (`forwarded` is what gateways before the outbox
+ * sent; it is still understood, as any type is.)
+ */
 export interface TaskEvent {
-  type: 'forwarded' | 'cancel-requested';
+  type: 'queued' | 'cancel-requested';
   taskId: string;
   /** The request that caused the event, so that the tracker's log lines about the task name it. */
   requestId?: string;

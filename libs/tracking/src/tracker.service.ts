@@ -60,7 +60,13 @@ const NO_LIST = new Set([404, 405, 501]);
  * (falling back to one GET per task on nodes that refuse list), then fetches the FULL task only for
  * those whose state changed. Each node's poll interval is short after a change and backs off while
  * nothing moves. A task its node loses (PREEMPTED, SYSTEM_ERROR, forgotten) is resubmitted to
- * another node, up to `tracker.maxResubmissions` times.
+ * another node, up to `tracker.maxResubmissions` times; so are the tasks of a node unreachable for
+ * `tracker.nodeLostAfterMs`, or removed from the configuration.
+ *
+ * It also works through the outbox: tasks stored without a node (new, or resubmitted) are forwarded
+ * beside the rounds (ForwardingService.forward; an event about a new task starts a round at once),
+ * and the nodes an unsettled attempt may have left a copy on are asked for it, every round, until
+ * it is found and canceled.
  */
 @Injectable()
 export class TrackerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -70,8 +76,6 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   private readonly actor: Actor = { kind: 'tracker', id: this.owner };
   private readonly logger = new Logger(TrackerService.name);
   private readonly tracker: ProtesConfig['tracker'];
-  /** A task with no node yet is being forwarded by a gateway until this much time has passed. */
-  private readonly forwardingGraceMs: number;
   private readonly nodeSchedule = new Map<string, PollSchedule>();
   /** Last known node of each task held, so an event can make its node due. */
   private readonly taskNodes = new Map<string, string>();
@@ -81,6 +85,15 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   private readonly startedAt = Date.now();
   /** Each poll of a node (its task list, or its tasks one by one), for metrics. */
   readonly polls = new Subject<{ node: string; ok: boolean }>();
+  /** When each node that does not answer stopped answering (cleared when it answers again). */
+  private readonly unreachableSince = new Map<string, number>();
+  /**
+   * Forwards under way, by task: they run beside the rounds (a slow node, or tasks waiting for one
+   * of its slots, must not hold up the following of other tasks), one per task.
+   */
+  private readonly forwards = new Map<string, Promise<void>>();
+  private roundRunning = false;
+  private wakeRequested = false;
   private subscription?: Subscription;
   private timer?: NodeJS.Timeout;
   private round: Promise<void> = Promise.resolve();
@@ -95,7 +108,6 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     @Inject(protesConfig.KEY) config: ProtesConfig,
   ) {
     this.tracker = config.tracker;
-    this.forwardingGraceMs = config.forwarding.timeoutMs * (config.nodes.length + 1);
   }
 
   onApplicationBootstrap(): void {
@@ -109,15 +121,34 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     clearTimeout(this.timer);
     this.subscription?.unsubscribe();
     await this.round;
+    await Promise.all(this.forwards.values());
     await this.store.release(this.owner, [...this.taskNodes.keys()]).catch(() => undefined);
   }
 
-  /** Makes the task's node (or every node, for a task not seen yet) due in the next round. */
+  /**
+   * Makes the task's node due in the next round; for a task not seen yet (a new one, waiting in the
+   * outbox), every node, and the next round starts at once, so that it is claimed and forwarded.
+   */
   pollSoon(taskId: string): void {
     const node = this.taskNodes.get(taskId);
     const fast = { nextAt: 0, intervalMs: this.tracker.minPollMs };
-    if (node) this.nodeSchedule.set(node, fast);
-    else for (const name of this.nodeSchedule.keys()) this.nodeSchedule.set(name, fast);
+    if (node) {
+      this.nodeSchedule.set(node, fast);
+      return;
+    }
+    for (const name of this.nodeSchedule.keys()) this.nodeSchedule.set(name, fast);
+    this.wake();
+  }
+
+  /** Starts the next round now, or right after the one under way. */
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.roundRunning) {
+      this.wakeRequested = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.scheduleRound(0);
   }
 
   /**
@@ -129,9 +160,15 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   private scheduleRound(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      this.roundRunning = true;
       this.round = this.runRound()
         .catch((error: unknown) => this.logger.error(`tracking round failed: ${String(error)}`))
-        .finally(() => this.scheduleRound(this.tracker.minPollMs));
+        .finally(() => {
+          this.roundRunning = false;
+          const again = this.wakeRequested;
+          this.wakeRequested = false;
+          this.scheduleRound(again ? 0 : this.tracker.minPollMs);
+        });
     }, delayMs);
   }
 
@@ -140,10 +177,9 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     const held = await this.heldTasks();
     this.taskNodes.clear();
     const byNode = new Map<string, TaskRecord[]>();
-    const unforwarded: TaskRecord[] = [];
     for (const record of held) {
       if (!record.node || !record.remoteId) {
-        unforwarded.push(record);
+        this.startForward(record);
         continue;
       }
       this.taskNodes.set(record.id, record.node);
@@ -154,8 +190,9 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     await eachLimited(due, this.tracker.concurrency, ([node, records]) =>
       this.followNode(node, records),
     );
-    await eachLimited(unforwarded, this.tracker.concurrency, (record) =>
-      this.followUnforwarded(record),
+    const unsettled = held.filter((r) => r.node && r.attempts.some((a) => a.unsettled));
+    await eachLimited(unsettled, this.tracker.concurrency, (record) =>
+      this.forwarding.cancelStrayCopies(record, this.actor),
     );
   }
 
@@ -172,21 +209,24 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   private async followNode(name: string, records: TaskRecord[]): Promise<void> {
     const node = this.registry.get(name);
     if (!node) {
+      // Its tasks are lost like those of a node that forgot them: resubmitted to another node.
+      const reason = `node ${name} is no longer configured`;
       for (const { id, remoteId = '' } of records) {
-        const reason = `node ${name} is no longer configured`;
-        await this.lifecycle.abandon(id, { node: name, remoteId, reason }, this.actor);
-        await this.store.release(this.owner, [id]);
+        await this.lost(id, { node: name, remoteId, lostAs: 'SYSTEM_ERROR', reason });
       }
       return;
     }
     let states: Map<string, TesState> | undefined;
     try {
       states = await this.listStates(node, new Set(records.map((r) => r.remoteId ?? '')));
+      this.unreachableSince.delete(name);
     } catch (error) {
-      // The node is down or erring: its tasks stay as they were and are asked again later.
+      // The node is down or erring: its tasks stay as they were and are asked again later, until
+      // it has been gone for tracker.nodeLostAfterMs.
       this.registry.report(name, (error as Error).message);
       this.backOff(name);
       this.polls.next({ node: name, ok: false });
+      await this.lostIfGone(name, records);
       return;
     }
     this.polledAt.set(name, Date.now());
@@ -274,18 +314,43 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  private async followUnforwarded(record: TaskRecord): Promise<void> {
-    // Either a gateway is forwarding it right now, or it stopped before it could: after the
-    // grace period, the second is certain and the tracker takes over.
-    if (Date.now() - Date.parse(record.createdAt) < this.forwardingGraceMs) return;
-    if (record.cancelRequested) {
+  /**
+   * The node has not answered for tracker.nodeLostAfterMs: its tasks are lost, and resubmitted
+   * elsewhere where the lifecycle allows it. Their attempts there stay unsettled, so that the copies
+   * the node still holds are canceled once it answers again.
+   */
+  private async lostIfGone(name: string, records: TaskRecord[]): Promise<void> {
+    const since = this.unreachableSince.get(name) ?? Date.now();
+    this.unreachableSince.set(name, since);
+    if (Date.now() - since < this.tracker.nodeLostAfterMs) return;
+    const reason = `node ${name} has not answered for more than ${this.tracker.nodeLostAfterMs} ms`;
+    for (const { id, remoteId = '' } of records) {
+      await this.lost(id, { node: name, remoteId, lostAs: 'SYSTEM_ERROR', reason, orphaned: true });
+    }
+  }
+
+  /** Forwards a task with no node (from the outbox, or resubmitted), unless one is under way. */
+  private startForward(record: TaskRecord): void {
+    if (this.forwards.has(record.id)) return;
+    const done = this.forwardOne(record)
+      .catch((error: unknown) =>
+        this.logger.error(`task ${record.id}: forwarding failed: ${String(error)}`),
+      )
+      .finally(() => this.forwards.delete(record.id));
+    this.forwards.set(record.id, done);
+  }
+
+  private async forwardOne(record: TaskRecord): Promise<void> {
+    // Canceled before it reached a node; an attempt in flight is settled by forward() first, so
+    // that a copy the node may hold is found and canceled rather than left running.
+    if (record.cancelRequested && !record.attempts.some((a) => a.inFlight)) {
       const reason = 'canceled before it was forwarded to a node';
       await this.lifecycle.confirmCancel(record.id, { reason }, this.actor);
       await this.store.release(this.owner, [record.id]);
       return;
     }
-    this.logger.log(`task ${record.id} was stored but never forwarded: forwarding it now`);
-    await this.forwarding.forward(record, undefined, this.actor);
+    const forwarded = await this.forwarding.forward(record, this.actor);
+    if (forwarded && isTerminal(forwarded.state)) await this.store.release(this.owner, [record.id]);
   }
 
   /**
@@ -336,8 +401,8 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     const stored = await this.lifecycle.lost(id, loss, policy, this.actor);
     if (stored && needsForwarding(stored)) {
       this.logger.warn(`task ${id} lost on ${loss.node} (${loss.lostAs}): resubmitting`);
-      const forwarded = await this.forwarding.forward(stored, undefined, this.actor);
-      if (forwarded && !isTerminal(forwarded.state)) return;
+      this.startForward(stored);
+      return;
     }
     await this.store.release(this.owner, [id]);
   }

@@ -48,7 +48,7 @@ describe('TrackingModule.forRoot', () => {
     const pollSoon = jest.spyOn(TrackerService.prototype, 'pollSoon');
     moduleRef = await compile({}, true);
     await moduleRef.init();
-    moduleRef.get(TaskEventBus).publish({ type: 'forwarded', taskId: 'abc' });
+    moduleRef.get(TaskEventBus).publish({ type: 'queued', taskId: 'abc' });
     expect(pollSoon).toHaveBeenCalledWith('abc');
   });
 });

@@ -13,9 +13,10 @@ export function toTesTask(record: TaskRecord): TesTask {
   if (record.remoteId) metadata.protes_remote_id = record.remoteId;
   if (record.attempts.length) {
     metadata.protes_attempts = record.attempts
-      .map((a) =>
-        a.error ? `${a.node}: failed (${a.error})` : `${a.node}: accepted as ${a.remoteId}`,
-      )
+      .map((a) => {
+        if (a.inFlight) return `${a.node}: sending`;
+        return a.error ? `${a.node}: failed (${a.error})` : `${a.node}: accepted as ${a.remoteId}`;
+      })
       .join('; ');
   }
   // Metadata values are strings: the decisions go as compact JSON.

@@ -1,6 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import type { Principal } from '@protes/auth';
 import {
+  GATEWAY_ACTOR,
   InvalidPageTokenError,
   newTaskRecord,
   TaskLifecycle,
@@ -8,7 +9,7 @@ import {
   type TaskRecord,
   TaskStore,
 } from '@protes/core';
-import { type Caller, ForwardingService } from '@protes/distribution';
+import { type Caller, ForwardingService, plannedRoute } from '@protes/distribution';
 import type { ClientCaller } from '@protes/middleware-sdk';
 import {
   type ListQuery,
@@ -43,11 +44,13 @@ export class TasksService {
   ) {}
 
   /**
-   * Runs the middleware chain, stores the task, then forwards it. A task the chain refuses (4xx) or
-   * cannot place (503) is never stored; once stored, the client gets the id whatever happens next:
-   * if no node takes the task, it can read why in the task's logs. Nothing leaves the process
-   * before the record is stored. The task belongs to the caller; the chain sees the caller's owner
-   * id, the allow-listed `headers` and the claims `auth.exposeClaims` lets through.
+   * Runs the middleware chain and stores the task with the route it chose, then answers: the task
+   * is forwarded afterwards by a tracker (the store is the outbox; the published event wakes a
+   * tracker at once), QUEUED until a node takes it. A task the chain refuses (4xx) or cannot place
+   * (503) is never stored; once stored, the client gets the id whatever happens next: if no node
+   * takes the task, it can read why in the task's logs. The task belongs to the caller; the chain
+   * sees the caller's owner id, the allow-listed `headers` and the claims `auth.exposeClaims` lets
+   * through.
    */
   async create(
     task: TesTaskRequest,
@@ -61,10 +64,10 @@ export class TasksService {
       claims: caller.claims,
       visas: caller.visas,
     });
-    const record = await this.lifecycle.accept(newTaskRecord(id, caller.owner, task));
-    const forwarded = await this.forwarding.forward(record, route);
-    if (forwarded?.node) this.events.publish({ type: 'forwarded', taskId: record.id });
-    return record.id;
+    const record = newTaskRecord(id, caller.owner, task);
+    await this.lifecycle.accept(record, GATEWAY_ACTOR, plannedRoute(route));
+    this.events.publish({ type: 'queued', taskId: id });
+    return id;
   }
 
   async get(id: string, view: TesView, caller: Principal): Promise<TesTask> {

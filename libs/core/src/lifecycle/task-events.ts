@@ -1,15 +1,19 @@
 import type { TesState, TesTaskLog, TesTaskRequest } from '@protes/tes';
 import type { TaskEventKind } from '../task-history';
-import type { ForwardAttempt, MiddlewareDecision } from '../task-record';
+import type { ForwardAttempt, MiddlewareDecision, TaskRoute } from '../task-record';
 
 /*
  * What can happen to a task, as the services that see it report it. Each event says what was seen
  * or asked, never what the record should become: that is the transition table's to decide.
  */
 
-/** The gateway stored a new task (TaskLifecycle.accept). */
+/**
+ * The gateway stored a new task (TaskLifecycle.accept), with the route the chain chose for it and
+ * the chain's decisions: the stored task is the outbox entry a forwarder takes up afterwards.
+ */
 export interface AcceptedEvent {
   kind: 'accepted';
+  route?: TaskRoute & { decisions: MiddlewareDecision[] };
 }
 
 /**
@@ -24,7 +28,43 @@ export interface RoutedEvent {
   candidates: string[];
 }
 
-/** A node took the task. */
+/**
+ * The forwarder is about to send the task to `node`: recorded before the request leaves, so that
+ * an answer lost to a crash is known to be possible. Carries what this forwarding did before
+ * (nodes not sent the task, decisions) so that it is written in the same step.
+ */
+export interface AttemptingEvent {
+  kind: 'attempting';
+  node: string;
+  at: string;
+  attempts: ForwardAttempt[];
+  decisions: MiddlewareDecision[];
+}
+
+/**
+ * The attempt in flight on `node` did not place the task. `unsettled` when its outcome is unknown
+ * (no answer in time, the connection dropped, its sender died) and the node was not found to hold
+ * a copy: the node may still create one, which the tracker looks for and cancels.
+ */
+export interface AttemptFailedEvent {
+  kind: 'attemptFailed';
+  node: string;
+  error: string;
+  unsettled: boolean;
+}
+
+/**
+ * Copies of the task that an unsettled attempt left on `node` were found (and the running ones
+ * canceled there): the attempt is settled.
+ */
+export interface CopyCanceledEvent {
+  kind: 'copyCanceled';
+  node: string;
+  /** The node's ids of the copies found. */
+  remoteIds: string[];
+}
+
+/** A node took the task (the attempt in flight on it, if any, or a copy found there). */
 export interface ForwardedEvent {
   kind: 'forwarded';
   node: string;
@@ -77,6 +117,11 @@ export interface LossReport {
   /** The node's state for it; SYSTEM_ERROR also for a task the node no longer knows. */
   lostAs: LostState;
   reason: string;
+  /**
+   * The node was unreachable rather than answering: it may still run the task when it returns, so
+   * the attempt is left unsettled (the tracker cancels that copy when it can).
+   */
+  orphaned?: boolean;
 }
 
 /** A lost task ends: no resubmission is possible or allowed. */
@@ -111,17 +156,11 @@ export interface CancelConfirmedEvent {
   reason: string;
 }
 
-/** The gateway can no longer follow the task on its node (the node left the configuration). */
-export interface AbandonedEvent {
-  kind: 'abandoned';
-  node: string;
-  remoteId: string;
-  reason: string;
-}
-
 export type TaskEvent =
   | AcceptedEvent
   | RoutedEvent
+  | AttemptingEvent
+  | AttemptFailedEvent
   | ForwardedEvent
   | ForwardFailedEvent
   | ObservedEvent
@@ -129,7 +168,7 @@ export type TaskEvent =
   | ResubmittedEvent
   | CancelRequestedEvent
   | CancelConfirmedEvent
-  | AbandonedEvent;
+  | CopyCanceledEvent;
 
 /** The event of one kind. */
 export type TaskEventOf<K extends TaskEventKind> = Extract<TaskEvent, { kind: K }>;

@@ -5,7 +5,11 @@ import type { TaskRecord } from '../task-record';
 import { TaskStore } from '../task-store';
 import { updateTask } from '../task-updates';
 import type {
+  AcceptedEvent,
+  AttemptFailedEvent,
+  AttemptingEvent,
   CancelConfirmedEvent,
+  CopyCanceledEvent,
   ForwardedEvent,
   ForwardFailedEvent,
   LossReport,
@@ -80,12 +84,17 @@ export class TaskLifecycle {
   constructor(private readonly store: TaskStore) {}
 
   /**
-   * Stores a new task (from newTaskRecord) with its `accepted` entry and returns it as stored.
-   * TransitionRefusedError for a record that is not new; TaskExistsError from the store for an id
-   * taken.
+   * Stores a new task (from newTaskRecord) with its `accepted` entry, and the chain's route when
+   * given, and returns it as stored. TransitionRefusedError for a record that is not new;
+   * TaskExistsError from the store for an id taken.
    */
-  async accept(record: TaskRecord, by: Actor = GATEWAY_ACTOR): Promise<TaskRecord> {
-    const result = transition(record, { kind: 'accepted' }, by, new Date().toISOString());
+  async accept(
+    record: TaskRecord,
+    by: Actor = GATEWAY_ACTOR,
+    route?: AcceptedEvent['route'],
+  ): Promise<TaskRecord> {
+    const event: AcceptedEvent = { kind: 'accepted', ...(route && { route }) };
+    const result = transition(record, event, by, new Date().toISOString());
     if (result.outcome !== 'applied') {
       const reason = result.outcome === 'refused' ? result.reason : 'nothing to accept';
       throw new TransitionRefusedError(record.id, 'accepted', reason);
@@ -98,6 +107,36 @@ export class TaskLifecycle {
   /** The middleware chain ran for a stored task that has no node. */
   routed(id: string, route: Omit<RoutedEvent, 'kind'>, by: Actor): Promise<TaskRecord | undefined> {
     return this.command(id, { kind: 'routed', ...route }, by);
+  }
+
+  /**
+   * The task is about to be sent to a node; refused (undefined) while another attempt is in flight,
+   * once a cancel was requested, or once the task is placed or ended: then nothing is sent.
+   */
+  attempting(
+    id: string,
+    attempt: Omit<AttemptingEvent, 'kind'>,
+    by: Actor,
+  ): Promise<TaskRecord | undefined> {
+    return this.command(id, { kind: 'attempting', ...attempt }, by);
+  }
+
+  /** The attempt in flight on a node did not place the task (unsettled: its outcome is unknown). */
+  attemptFailed(
+    id: string,
+    failure: Omit<AttemptFailedEvent, 'kind'>,
+    by: Actor,
+  ): Promise<TaskRecord | undefined> {
+    return this.command(id, { kind: 'attemptFailed', ...failure }, by);
+  }
+
+  /** The copies an unsettled attempt left on a node were found and canceled there. */
+  copyCanceled(
+    id: string,
+    found: Omit<CopyCanceledEvent, 'kind'>,
+    by: Actor,
+  ): Promise<TaskRecord | undefined> {
+    return this.command(id, { kind: 'copyCanceled', ...found }, by);
   }
 
   /** A node took the task: it is bound to the node, or CANCELING if a cancel came in meanwhile. */
@@ -167,15 +206,6 @@ export class TaskLifecycle {
     by: Actor,
   ): Promise<TaskRecord | undefined> {
     return this.command(id, { kind: 'cancelConfirmed', ...confirmation }, by);
-  }
-
-  /** The gateway gives up following the task on its node: it ends SYSTEM_ERROR. */
-  abandon(
-    id: string,
-    what: { node: string; remoteId: string; reason: string },
-    by: Actor,
-  ): Promise<TaskRecord | undefined> {
-    return this.command(id, { kind: 'abandoned', ...what }, by);
   }
 
   /**

@@ -1,13 +1,7 @@
 import { isTerminal, type TesState } from '@protes/tes';
 import type { TaskEventKind } from '../task-history';
 import type { TaskRecord } from '../task-record';
-import type {
-  LostEvent,
-  LostState,
-  ObservedEvent,
-  ResubmittedEvent,
-  TaskEventOf,
-} from './task-events';
+import type { LostEvent, ObservedEvent, ResubmittedEvent, TaskEventOf } from './task-events';
 
 /*
  * The task lifecycle as data: for each event, the states it may happen in, what else must hold,
@@ -46,16 +40,24 @@ const WAITING = ['QUEUED', 'CANCELING'] as const satisfies readonly TesState[];
 export const shownState = (state: TesState, exposePreempted = false): TesState =>
   state === 'PREEMPTED' && !exposePreempted ? 'SYSTEM_ERROR' : state;
 
-/** The record's attempts, the current one (node and remote id) marked lost with its reason. */
+/**
+ * The record's attempts, the current one (node and remote id) marked lost with its reason, and
+ * unsettled when the node was lost unreachable (it may still hold the task).
+ */
 export function markLost(
   record: TaskRecord,
-  lostAs: LostState,
-  reason: string,
+  { lostAs, reason, orphaned }: Pick<LostEvent, 'lostAs' | 'reason' | 'orphaned'>,
 ): TaskRecord['attempts'] {
   return record.attempts.map((a) =>
-    a.node === record.node && a.remoteId === record.remoteId ? { ...a, lostAs, error: reason } : a,
+    a.node === record.node && a.remoteId === record.remoteId
+      ? { ...a, lostAs, error: reason, ...(orphaned && { unsettled: true }) }
+      : a,
   );
 }
+
+/** The attempt on `node` whose outcome is open: in flight, or unsettled. */
+export const openAttemptOn = (record: TaskRecord, node: string, open: 'inFlight' | 'unsettled') =>
+  record.attempts.find((a) => a.node === node && a[open]);
 
 /**
  * What must hold besides the state, each returning why not (the refusal) or undefined. Each guard
@@ -99,6 +101,22 @@ export const GUARDS = {
   'no-cancel': (record: TaskRecord, _event: unknown) =>
     record.cancelRequested ? 'a cancel was requested' : undefined,
 
+  /** One attempt at a time: the one in flight is settled first (TaskLifecycle.attemptFailed). */
+  'none-in-flight': (record: TaskRecord, _event: unknown) => {
+    const pending = record.attempts.find((a) => a.inFlight);
+    return pending ? `an attempt on node ${pending.node} is in flight` : undefined;
+  },
+
+  'in-flight-on': (record: TaskRecord, event: { node: string }) =>
+    openAttemptOn(record, event.node, 'inFlight')
+      ? undefined
+      : `no attempt on node ${event.node} is in flight`,
+
+  'unsettled-on': (record: TaskRecord, event: { node: string }) =>
+    openAttemptOn(record, event.node, 'unsettled')
+      ? undefined
+      : `no attempt on node ${event.node} is unsettled`,
+
   /**
    * A node losing the task (PREEMPTED, SYSTEM_ERROR) while no cancel is pending is a loss, which
    * may be resubmitted: it is reported as `resubmitted` or `lost`, never as a mere observation.
@@ -116,7 +134,7 @@ export const GUARDS = {
 
   /** Losses are counted with this one: the one after maxResubmissions ends the task. */
   'resubmissions-left': (record: TaskRecord, event: ResubmittedEvent) => {
-    const losses = markLost(record, event.lostAs, event.reason).filter((a) => a.lostAs).length;
+    const losses = markLost(record, event).filter((a) => a.lostAs).length;
     return losses > event.maxResubmissions
       ? `this is loss ${losses}, and at most ${event.maxResubmissions} are resubmitted`
       : undefined;
@@ -168,6 +186,8 @@ export const TRANSITIONS = {
   // event         allowed in            → state                      only if (checked in order)
   accepted:        { from: ['QUEUED'],    to: 'QUEUED',                requires: ['new'] },
   routed:          { from: WAITING,       to: 'same',                  requires: ['unbound'] },
+  attempting:      { from: ['QUEUED'],    to: 'same',                  requires: ['unbound', 'none-in-flight'] },
+  attemptFailed:   { from: WAITING,       to: 'same',                  requires: ['unbound', 'in-flight-on'] },
   forwarded:       { from: WAITING,       to: 'same',                  requires: ['unbound'] },
   forwardFailed:   { from: WAITING,       to: 'canceled-if-requested', requires: ['unbound'] },
   observed:        { from: ACTIVE,        to: 'as-node-reports',       requires: ['on-node', 'not-a-loss'] },
@@ -177,5 +197,5 @@ export const TRANSITIONS = {
   cancelRequested: { from: ACTIVE,        to: 'CANCELING',             requires: [] },
   cancelConfirmed: { from: ['CANCELING'], to: 'CANCELED',              requires: ['cancel-requested',
                                                                          'same-binding'] },
-  abandoned:       { from: ACTIVE,        to: 'SYSTEM_ERROR',          requires: ['on-node'] },
+  copyCanceled:    { from: ACTIVE,        to: 'same',                  requires: ['unsettled-on'] },
 } as const satisfies { [K in TaskEventKind]: TableRow<K> };

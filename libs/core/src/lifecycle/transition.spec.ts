@@ -52,9 +52,18 @@ const ended = (state: TesState): TaskRecord => onNode(state, { endedAt: EARLIER 
 const SITUATIONS = {
   'QUEUED, new': () => newTaskRecord('t1', 'alice', TASK, EARLIER),
   'QUEUED, stored': () => record('QUEUED'),
+  'QUEUED, sending to a': () =>
+    record('QUEUED', { attempts: [{ node: 'a', at: EARLIER, inFlight: true }] }),
   'QUEUED, on node': () => onNode('QUEUED'),
   'INITIALIZING, on node': () => onNode('INITIALIZING'),
   'RUNNING, on node': () => onNode('RUNNING'),
+  'RUNNING, on node, a copy possible on c': () =>
+    onNode('RUNNING', {
+      attempts: [
+        { node: 'c', at: EARLIER, error: 'c: no answer within 2000 ms', unsettled: true },
+        { node: 'a', at: EARLIER, remoteId: 'r1' },
+      ],
+    }),
   'PAUSED, on node': () => onNode('PAUSED'),
   'UNKNOWN, on node': () => onNode('UNKNOWN'),
   'CANCELING, stored, cancel pending': () => record('CANCELING', { cancelRequested: true }),
@@ -78,6 +87,14 @@ function eventFor(kind: TaskEventKind, subject: TaskRecord): TaskEvent {
   const loss = { ...about, lostAs: 'PREEMPTED' as const, reason: 'node reclaimed' };
   const events: { [K in TaskEventKind]: TaskEventOf<K> } = {
     accepted: { kind: 'accepted' },
+    attempting: { kind: 'attempting', node: 'b', at: NOW, attempts: [], decisions: [] },
+    attemptFailed: {
+      kind: 'attemptFailed',
+      node: 'a',
+      error: 'a: no answer within 2000 ms',
+      unsettled: true,
+    },
+    copyCanceled: { kind: 'copyCanceled', node: 'c', remoteIds: ['x9'] },
     routed: {
       kind: 'routed',
       decisions: [{ entry: 0, middleware: 'random', outcome: 'applied', order: ['b'], ms: 1 }],
@@ -107,7 +124,6 @@ function eventFor(kind: TaskEventKind, subject: TaskRecord): TaskEvent {
       remoteId: subject.remoteId,
       reason: 'canceled',
     },
-    abandoned: { kind: 'abandoned', ...about, reason: 'node a is no longer configured' },
   };
   return events[kind];
 }
@@ -121,6 +137,9 @@ const REFUSALS = {
   'no node': /^the task is not on a node$/,
   'cancel pending': /^a cancel was requested$/,
   'no cancel': /^no cancel was requested$/,
+  'in flight': /^an attempt on node a is in flight$/,
+  'none in flight': /^no attempt on node a is in flight$/,
+  'none unsettled': /^no attempt on node c is unsettled$/,
 } as const;
 type Refusal = keyof typeof REFUSALS;
 /** A TES state: the event is applied and leads there; '=': allowed, but changes nothing. */
@@ -129,6 +148,8 @@ type Cell = TesState | '=' | Refusal;
 const COLUMNS = [
   'accepted',
   'routed',
+  'attempting',
+  'attemptFailed',
   'forwarded',
   'forwardFailed',
   'observed',
@@ -136,7 +157,7 @@ const COLUMNS = [
   'lost',
   'cancelRequested',
   'cancelConfirmed',
-  'abandoned',
+  'copyCanceled',
 ] as const satisfies readonly TaskEventKind[];
 
 // The observed report says COMPLETE; lost and resubmitted report a PREEMPTED node (shown as
@@ -144,79 +165,106 @@ const COLUMNS = [
 // prettier-ignore
 const EXPECTED: Record<Situation, { [K in (typeof COLUMNS)[number]]: Cell }> = {
   'QUEUED, new': {
-    accepted: 'QUEUED', routed: 'QUEUED', forwarded: 'QUEUED', forwardFailed: 'SYSTEM_ERROR',
+    accepted: 'QUEUED', routed: 'QUEUED', attempting: 'QUEUED', attemptFailed: 'none in flight',
+    forwarded: 'QUEUED', forwardFailed: 'SYSTEM_ERROR',
     observed: 'no node', resubmitted: 'no node', lost: 'no node',
-    cancelRequested: 'CANCELING', cancelConfirmed: 'state', abandoned: 'no node',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'none unsettled',
   },
   'QUEUED, stored': {
-    accepted: 'accepted', routed: 'QUEUED', forwarded: 'QUEUED', forwardFailed: 'SYSTEM_ERROR',
+    accepted: 'accepted', routed: 'QUEUED', attempting: 'QUEUED', attemptFailed: 'none in flight',
+    forwarded: 'QUEUED', forwardFailed: 'SYSTEM_ERROR',
     observed: 'no node', resubmitted: 'no node', lost: 'no node',
-    cancelRequested: 'CANCELING', cancelConfirmed: 'state', abandoned: 'no node',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'none unsettled',
+  },
+  'QUEUED, sending to a': {
+    accepted: 'accepted', routed: 'QUEUED', attempting: 'in flight', attemptFailed: 'QUEUED',
+    forwarded: 'QUEUED', forwardFailed: 'SYSTEM_ERROR',
+    observed: 'no node', resubmitted: 'no node', lost: 'no node',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'none unsettled',
   },
   'QUEUED, on node': {
-    accepted: 'accepted', routed: 'has node', forwarded: 'has node', forwardFailed: 'has node',
+    accepted: 'accepted', routed: 'has node', attempting: 'has node', attemptFailed: 'has node',
+    forwarded: 'has node', forwardFailed: 'has node',
     observed: 'COMPLETE', resubmitted: 'QUEUED', lost: 'SYSTEM_ERROR',
-    cancelRequested: 'CANCELING', cancelConfirmed: 'state', abandoned: 'SYSTEM_ERROR',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'none unsettled',
   },
   'INITIALIZING, on node': {
-    accepted: 'state', routed: 'state', forwarded: 'state', forwardFailed: 'state',
+    accepted: 'state', routed: 'state', attempting: 'state', attemptFailed: 'state',
+    forwarded: 'state', forwardFailed: 'state',
     observed: 'COMPLETE', resubmitted: 'QUEUED', lost: 'SYSTEM_ERROR',
-    cancelRequested: 'CANCELING', cancelConfirmed: 'state', abandoned: 'SYSTEM_ERROR',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'none unsettled',
   },
   'RUNNING, on node': {
-    accepted: 'state', routed: 'state', forwarded: 'state', forwardFailed: 'state',
+    accepted: 'state', routed: 'state', attempting: 'state', attemptFailed: 'state',
+    forwarded: 'state', forwardFailed: 'state',
     observed: 'COMPLETE', resubmitted: 'QUEUED', lost: 'SYSTEM_ERROR',
-    cancelRequested: 'CANCELING', cancelConfirmed: 'state', abandoned: 'SYSTEM_ERROR',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'none unsettled',
+  },
+  'RUNNING, on node, a copy possible on c': {
+    accepted: 'state', routed: 'state', attempting: 'state', attemptFailed: 'state',
+    forwarded: 'state', forwardFailed: 'state',
+    observed: 'COMPLETE', resubmitted: 'QUEUED', lost: 'SYSTEM_ERROR',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'RUNNING',
   },
   'PAUSED, on node': {
-    accepted: 'state', routed: 'state', forwarded: 'state', forwardFailed: 'state',
+    accepted: 'state', routed: 'state', attempting: 'state', attemptFailed: 'state',
+    forwarded: 'state', forwardFailed: 'state',
     observed: 'COMPLETE', resubmitted: 'QUEUED', lost: 'SYSTEM_ERROR',
-    cancelRequested: 'CANCELING', cancelConfirmed: 'state', abandoned: 'SYSTEM_ERROR',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'none unsettled',
   },
   'UNKNOWN, on node': {
-    accepted: 'state', routed: 'state', forwarded: 'state', forwardFailed: 'state',
+    accepted: 'state', routed: 'state', attempting: 'state', attemptFailed: 'state',
+    forwarded: 'state', forwardFailed: 'state',
     observed: 'COMPLETE', resubmitted: 'QUEUED', lost: 'SYSTEM_ERROR',
-    cancelRequested: 'CANCELING', cancelConfirmed: 'state', abandoned: 'SYSTEM_ERROR',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'state', copyCanceled: 'none unsettled',
   },
   'CANCELING, stored, cancel pending': {
-    accepted: 'state', routed: 'CANCELING', forwarded: 'CANCELING', forwardFailed: 'CANCELED',
+    accepted: 'state', routed: 'CANCELING', attempting: 'state', attemptFailed: 'none in flight',
+    forwarded: 'CANCELING', forwardFailed: 'CANCELED',
     observed: 'no node', resubmitted: 'no node', lost: 'no node',
-    cancelRequested: '=', cancelConfirmed: 'CANCELED', abandoned: 'no node',
+    cancelRequested: '=', cancelConfirmed: 'CANCELED', copyCanceled: 'none unsettled',
   },
   'CANCELING, on node, cancel pending': {
-    accepted: 'state', routed: 'has node', forwarded: 'has node', forwardFailed: 'has node',
+    accepted: 'state', routed: 'has node', attempting: 'state', attemptFailed: 'has node',
+    forwarded: 'has node', forwardFailed: 'has node',
     observed: 'COMPLETE', resubmitted: 'cancel pending', lost: 'SYSTEM_ERROR',
-    cancelRequested: '=', cancelConfirmed: 'CANCELED', abandoned: 'SYSTEM_ERROR',
+    cancelRequested: '=', cancelConfirmed: 'CANCELED', copyCanceled: 'none unsettled',
   },
   'CANCELING, on node, by the node': {
-    accepted: 'state', routed: 'has node', forwarded: 'has node', forwardFailed: 'has node',
+    accepted: 'state', routed: 'has node', attempting: 'state', attemptFailed: 'has node',
+    forwarded: 'has node', forwardFailed: 'has node',
     observed: 'COMPLETE', resubmitted: 'QUEUED', lost: 'SYSTEM_ERROR',
-    cancelRequested: 'CANCELING', cancelConfirmed: 'no cancel', abandoned: 'SYSTEM_ERROR',
+    cancelRequested: 'CANCELING', cancelConfirmed: 'no cancel', copyCanceled: 'none unsettled',
   },
   COMPLETE: {
-    accepted: 'final', routed: 'final', forwarded: 'final', forwardFailed: 'final',
+    accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
+    forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', abandoned: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
   },
   EXECUTOR_ERROR: {
-    accepted: 'final', routed: 'final', forwarded: 'final', forwardFailed: 'final',
+    accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
+    forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', abandoned: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
   },
   SYSTEM_ERROR: {
-    accepted: 'final', routed: 'final', forwarded: 'final', forwardFailed: 'final',
+    accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
+    forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', abandoned: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
   },
   CANCELED: {
-    accepted: 'final', routed: 'final', forwarded: 'final', forwardFailed: 'final',
+    accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
+    forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', abandoned: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
   },
   PREEMPTED: {
-    accepted: 'final', routed: 'final', forwarded: 'final', forwardFailed: 'final',
+    accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
+    forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', abandoned: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
   },
 };
 
@@ -376,6 +424,129 @@ describe('forwarding', () => {
     expect(after.state).toBe('QUEUED');
     expect(after.decisions).toHaveLength(1);
     expect(entry?.note).toBe('candidates: b');
+  });
+
+  it('records an attempt as in flight before it is sent, one at a time', () => {
+    const before = record('QUEUED');
+    const skipped = { node: 'c', at: NOW, error: 'c: not sent, hook failed' };
+    const { record: after, entry } = apply(before, {
+      kind: 'attempting',
+      node: 'a',
+      at: NOW,
+      attempts: [skipped],
+      decisions: [],
+    });
+    expect(after.attempts).toEqual([skipped, { node: 'a', at: NOW, inFlight: true }]);
+    expect(entry).toMatchObject({ event: 'attempting', node: 'a', to: 'QUEUED' });
+    const second: TaskEvent = {
+      kind: 'attempting',
+      node: 'b',
+      at: NOW,
+      attempts: [],
+      decisions: [],
+    };
+    expect(refusal(after, second)).toBe('an attempt on node a is in flight');
+    expect(refusal(record('CANCELING', { cancelRequested: true }), second)).toMatch(
+      /not allowed in state CANCELING/,
+    );
+  });
+
+  it('binds the task to the attempt in flight when the node took it, dropping the route', () => {
+    const before = record('QUEUED', {
+      route: { candidates: ['a'], offered: ['a'], task: TASK },
+      attempts: [{ node: 'a', at: EARLIER, inFlight: true }],
+    });
+    const { record: after } = apply(before, {
+      kind: 'forwarded',
+      node: 'a',
+      remoteId: 'r1',
+      task: TASK,
+      attempts: [],
+      decisions: [],
+    });
+    expect(after.attempts).toEqual([{ node: 'a', at: EARLIER, remoteId: 'r1' }]);
+    expect(after).toMatchObject({ node: 'a', remoteId: 'r1' });
+    expect(after).not.toHaveProperty('route');
+  });
+
+  it('marks an attempt whose answer never came unsettled, and one refused as failed', () => {
+    const before = record('QUEUED', { attempts: [{ node: 'a', at: EARLIER, inFlight: true }] });
+    const failed = (unsettled: boolean) =>
+      apply(before, { kind: 'attemptFailed', node: 'a', error: 'a: timeout', unsettled }).record
+        .attempts;
+    expect(failed(true)).toEqual([
+      { node: 'a', at: EARLIER, error: 'a: timeout', unsettled: true },
+    ]);
+    expect(failed(false)).toEqual([{ node: 'a', at: EARLIER, error: 'a: timeout' }]);
+  });
+
+  it('adopts a copy an unsettled attempt left, as the attempt that placed the task', () => {
+    const before = record('QUEUED', {
+      attempts: [{ node: 'a', at: EARLIER, error: 'a: timeout', unsettled: true }],
+    });
+    const { record: after } = apply(before, {
+      kind: 'forwarded',
+      node: 'a',
+      remoteId: 'late',
+      task: TASK,
+      attempts: [],
+      decisions: [],
+    });
+    expect(after.attempts).toEqual([{ node: 'a', at: EARLIER, remoteId: 'late' }]);
+  });
+
+  it('binds to the attempt in flight, not to an unsettled one on the same node', () => {
+    const unsettled = { node: 'a', at: EARLIER, error: 'a: sender died', unsettled: true };
+    const before = record('QUEUED', {
+      attempts: [unsettled, { node: 'a', at: NOW, inFlight: true }],
+    });
+    const { record: after } = apply(before, {
+      kind: 'forwarded',
+      node: 'a',
+      remoteId: 'r2',
+      task: TASK,
+      attempts: [],
+      decisions: [],
+    });
+    expect(after.attempts).toEqual([unsettled, { node: 'a', at: NOW, remoteId: 'r2' }]);
+  });
+
+  it('settles an unsettled attempt once its copies are canceled', () => {
+    const before = onNode('RUNNING', {
+      attempts: [
+        { node: 'c', at: EARLIER, error: 'c: timeout', unsettled: true },
+        { node: 'a', at: EARLIER, remoteId: 'r1' },
+      ],
+    });
+    const { record: after, entry } = apply(before, {
+      kind: 'copyCanceled',
+      node: 'c',
+      remoteIds: ['x9'],
+    });
+    expect(after.attempts[0]).toEqual({
+      node: 'c',
+      at: EARLIER,
+      error: 'c: timeout; copies left by an earlier attempt found and canceled: x9',
+    });
+    expect(entry).toMatchObject({ event: 'copyCanceled', node: 'c', to: 'RUNNING' });
+  });
+
+  it('stores the chain’s route with a new task', () => {
+    const decision = {
+      entry: 0,
+      middleware: 'm',
+      outcome: 'applied' as const,
+      order: ['b'],
+      ms: 1,
+    };
+    const route = { candidates: ['b', 'a'], offered: ['a', 'b'], task: TASK };
+    const fresh = newTaskRecord('t1', 'alice', TASK, EARLIER);
+    const { record: after, entry } = apply(fresh, {
+      kind: 'accepted',
+      route: { ...route, decisions: [decision] },
+    });
+    expect(after).toMatchObject({ state: 'QUEUED', route, decisions: [decision] });
+    expect(entry?.note).toBe('candidates: b, a');
   });
 
   it('does not forward a task twice: a second node taking it is refused', () => {
@@ -547,6 +718,33 @@ describe('losses', () => {
     expect(refusal(onNode('RUNNING'), { kind: 'lost', ...loss, remoteId: 'r0' })).toMatch(
       /about task r0 on node a/,
     );
+  });
+});
+
+describe('a node lost while unreachable', () => {
+  it('leaves the lost attempt unsettled, so that its copy is canceled when the node returns', () => {
+    const before = onNode('RUNNING');
+    const { record: after } = apply(before, {
+      kind: 'resubmitted',
+      node: 'a',
+      remoteId: 'r1',
+      lostAs: 'SYSTEM_ERROR',
+      reason: 'node a unreachable',
+      orphaned: true,
+      nodes: ['a', 'b'],
+      maxResubmissions: 2,
+    });
+    expect(after.attempts).toEqual([
+      {
+        node: 'a',
+        at: EARLIER,
+        remoteId: 'r1',
+        lostAs: 'SYSTEM_ERROR',
+        error: 'node a unreachable',
+        unsettled: true,
+      },
+    ]);
+    expect(after).toMatchObject({ state: 'QUEUED' });
   });
 });
 

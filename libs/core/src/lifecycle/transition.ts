@@ -1,10 +1,11 @@
 import { isTerminal, type TesState } from '@protes/tes';
 import type { Actor, TaskEventKind, TaskHistoryEntry } from '../task-history';
-import type { TaskRecord } from '../task-record';
+import type { ForwardAttempt, TaskRecord } from '../task-record';
 import type { LossReport, TaskEvent, TaskEventOf } from './task-events';
 import {
   GUARDS,
   markLost,
+  openAttemptOn,
   type GuardName,
   RULES,
   type RuleName,
@@ -29,8 +30,63 @@ interface Effect {
 const lossNote = (record: TaskRecord, { lostAs, reason }: LossReport): string =>
   `attempt on node ${record.node} (task ${record.remoteId}) ended ${lostAs}: ${reason}`;
 
+/**
+ * The attempts, with the open one (`open`: in flight, or unsettled) on `node` replaced by what
+ * `settle` makes of it without its open flags.
+ */
+function settleOn(
+  attempts: ForwardAttempt[],
+  node: string,
+  open: 'inFlight' | 'unsettled',
+  settle: (attempt: ForwardAttempt) => ForwardAttempt,
+): ForwardAttempt[] {
+  return attempts.map((a) => {
+    if (a.node !== node || !a[open]) return a;
+    const rest = { ...a };
+    delete rest.inFlight;
+    delete rest.unsettled;
+    return settle(rest);
+  });
+}
+
 const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K>) => Effect } = {
-  accepted: () => ({ changes: {} }),
+  accepted: (_record, { route }) => {
+    if (!route) return { changes: {} };
+    const { decisions, ...planned } = route;
+    return {
+      changes: { route: planned, decisions },
+      note: `candidates: ${planned.candidates.join(', ') || 'none'}`,
+    };
+  },
+  attempting: (record, { node, at, attempts, decisions }) => ({
+    changes: {
+      attempts: [...record.attempts, ...attempts, { node, at, inFlight: true }],
+      decisions: [...(record.decisions ?? []), ...decisions],
+    },
+    note: 'sending the task',
+  }),
+  attemptFailed: (record, { node, error, unsettled }) => ({
+    changes: {
+      attempts: settleOn(record.attempts, node, 'inFlight', (a) => ({
+        ...a,
+        error,
+        ...(unsettled && { unsettled }),
+      })),
+    },
+    note: unsettled ? `${error} (the node may still create it: checked later)` : error,
+  }),
+  copyCanceled: (record, { node, remoteIds }) => {
+    const note = `copies left by an earlier attempt found and canceled: ${remoteIds.join(', ')}`;
+    return {
+      changes: {
+        attempts: settleOn(record.attempts, node, 'unsettled', (a) => ({
+          ...a,
+          error: a.error ? `${a.error}; ${note}` : note,
+        })),
+      },
+      note,
+    };
+  },
   routed: (record, { decisions, candidates }) => ({
     changes: { decisions: [...(record.decisions ?? []), ...decisions] },
     note: `candidates: ${candidates.join(', ') || 'none'}`,
@@ -39,7 +95,18 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
     const failed = attempts.filter((a) => a.error).length;
     return {
       changes: {
-        attempts: [...record.attempts, ...attempts],
+        // The attempt in flight on the node placed it; without one, a copy an unsettled attempt
+        // left there was adopted.
+        attempts: [
+          ...settleOn(
+            record.attempts,
+            node,
+            openAttemptOn(record, node, 'inFlight') ? 'inFlight' : 'unsettled',
+            ({ at }) => ({ node, at, remoteId }),
+          ),
+          ...attempts,
+        ],
+        route: undefined,
         decisions: [...(record.decisions ?? []), ...decisions],
         node,
         remoteId,
@@ -50,6 +117,7 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
   },
   forwardFailed: (record, { attempts, decisions, reasons }) => ({
     changes: {
+      route: undefined,
       attempts: [...record.attempts, ...attempts],
       decisions: [...(record.decisions ?? []), ...decisions],
       systemLogs: [...record.systemLogs, ...reasons],
@@ -68,7 +136,7 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
     const note = `${lossNote(record, event)}; resubmitting to another node`;
     return {
       changes: {
-        attempts: markLost(record, event.lostAs, event.reason),
+        attempts: markLost(record, event),
         node: undefined,
         remoteId: undefined,
         remoteLogs: [],
@@ -81,7 +149,7 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
     const note = lossNote(record, event);
     return {
       changes: {
-        attempts: markLost(record, event.lostAs, event.reason),
+        attempts: markLost(record, event),
         systemLogs: [...record.systemLogs, note],
       },
       note,
@@ -89,10 +157,6 @@ const EFFECTS: { [K in TaskEventKind]: (record: TaskRecord, event: TaskEventOf<K
   },
   cancelRequested: () => ({ changes: { cancelRequested: true } }),
   cancelConfirmed: (record, { reason }) => ({
-    changes: { systemLogs: [...record.systemLogs, reason] },
-    note: reason,
-  }),
-  abandoned: (record, { reason }) => ({
     changes: { systemLogs: [...record.systemLogs, reason] },
     note: reason,
   }),
