@@ -143,8 +143,12 @@ describe('backend parameters end to end', () => {
           backend_parameters_strict: true,
         }),
       );
-      // The gateway answers once the task was forwarded: where it went is known.
-      const full = await api.get(id, 'FULL');
+      // POST answers before the forward (the outbox): wait until it was offered to a node (which
+      // refuses it: the simulator declares no keys, only the gateway's configuration does).
+      const full = await waitFor('the task to be offered to a node', async () => {
+        const current = await api.get(id, 'FULL');
+        return metadataOf(current).protes_attempts ? current : undefined;
+      });
       expect(attemptedNodes(full)).toEqual(['gpu']);
       expect(decisionsOf(full)).toEqual([
         expect.objectContaining({
@@ -169,7 +173,7 @@ describe('backend parameters end to end', () => {
 
     it('accepts a key a node does not support, drops it for that node and notes the drop', async () => {
       const id = await api.create(task('hint-gpu', hints, { 'protes.node': 'gpu' }));
-      const full = await api.get(id, 'FULL');
+      const full = await api.placed(id);
       expect(metadataOf(full).protes_node).toBe('gpu');
       expect(decisionsOf(full)).toContainEqual(
         expect.objectContaining({
@@ -192,7 +196,7 @@ describe('backend parameters end to end', () => {
     it('sends the keys unchanged to a node that declares none', async () => {
       const node: NodeName = 'plain';
       const id = await api.create(task('hint-plain', hints, { 'protes.node': node }));
-      const full = await api.get(id, 'FULL');
+      const full = await api.placed(id);
       expect(metadataOf(full).protes_node).toBe(node);
       expect(decisionsOf(full).map((d) => d.middleware)).toEqual(['client-preference', 'random']);
     });

@@ -670,7 +670,7 @@ describe('proTES gateway end to end', () => {
       for (let i = 0; i < 40 && !offered; i++) {
         const id = await api.create(task(`${RUN}-failover-${i}`, { [tag]: '' }));
         ids.push(id);
-        const full = await api.get(id, 'FULL');
+        const full = await api.placed(id);
         if (metadataOf(full).protes_attempts?.includes(`${victim}: failed`)) offered = full;
       }
       expect(offered).toBeDefined();
@@ -728,7 +728,8 @@ describe('proTES gateway end to end', () => {
       });
 
       const id = await api.create(task(`${RUN}-nowhere`));
-      expect((await api.get(id)).state).toBe('SYSTEM_ERROR');
+      // Answered while queued; the forwarder then finds no node that takes it.
+      await api.waitForState(id, 'SYSTEM_ERROR');
       const full = await api.get(id, 'FULL');
       const logs = systemLogsOf(full);
       for (const node of NODE_NAMES) {
@@ -765,7 +766,7 @@ describe('proTES gateway end to end', () => {
       await waitFor(
         'the tasks to run',
         async () => (await api.list({ tag_key: tag })).tasks.every((t) => t.state === 'RUNNING'),
-        { timeoutMs: 5000 },
+        { timeoutMs: 10_000 },
       );
       const before = await api.listAll();
       const remoteIds = new Map<string, string | undefined>();

@@ -287,6 +287,25 @@ export class CheckedApi {
     return this.get(id, 'FULL');
   }
 
+  /**
+   * Waits until a node took the task (POST answers before the task is forwarded: the outbox);
+   * returns it in the FULL view.
+   */
+  placed(id: string, timeoutMs = 10_000): Promise<TesTask> {
+    let last: TesTask | undefined;
+    return waitFor(
+      `task ${id} to be placed on a node`,
+      async () => {
+        last = await this.get(id, 'FULL');
+        return metadataOf(last).protes_node ? last : undefined;
+      },
+      {
+        timeoutMs,
+        describe: () => `${last?.state}, attempts: ${last && metadataOf(last).protes_attempts}`,
+      },
+    );
+  }
+
   /** Waits until every task in `ids` has ended; returns their FULL views by id. */
   async waitForAllEnded(ids: readonly string[], timeoutMs = 20_000): Promise<Map<string, TesTask>> {
     const pending = new Set(ids);

@@ -13,24 +13,11 @@ import {
 import { decide } from './decide';
 import type { BuiltinMiddleware, Settings } from './settings';
 import { normalizeUrl } from './task-urls';
-import { globToRegExp, hostOf } from './url-location';
+import { globToRegExp, hostOf, URL_MATCH_PROPERTIES } from './url-location';
 
 const DataSchema = Type.Object(
   {
-    prefix: Type.Optional(
-      Type.String({
-        minLength: 1,
-        description:
-          'Input URLs that start with this, literally (a bare absolute path stands for a `file://` URL, in the rule and in the task alike).',
-      }),
-    ),
-    host: Type.Optional(
-      Type.String({
-        minLength: 1,
-        description:
-          'Input URLs whose host matches this pattern, case-insensitively: `*` stands for any run of characters (dots too), `?` for one.',
-      }),
-    ),
+    ...URL_MATCH_PROPERTIES,
   },
   {
     additionalProperties: false,

@@ -21,6 +21,7 @@ import {
   openGeoipDatabase,
   placeUrl,
   type UrlPlace,
+  URL_MATCH_PROPERTIES,
 } from './url-location';
 
 /** Task tag prefix giving an input's size in bytes: `protes.size:<input path>` = "1048576". */
@@ -28,20 +29,7 @@ const SIZE_TAG_PREFIX = 'protes.size:';
 
 const RuleSchema = Type.Object(
   {
-    prefix: Type.Optional(
-      Type.String({
-        minLength: 1,
-        description:
-          'Input URLs that start with this, literally (a bare absolute path stands for a `file://` URL, in the rule and in the task alike).',
-      }),
-    ),
-    host: Type.Optional(
-      Type.String({
-        minLength: 1,
-        description:
-          'Input URLs whose host matches this pattern, case-insensitively: `*` stands for any run of characters (dots too), `?` for one.',
-      }),
-    ),
+    ...URL_MATCH_PROPERTIES,
     location: Type.Optional(geoPointSchema('Where that data is.')),
     region: Type.Optional(
       Type.String({ minLength: 1, description: 'Where that data is: a name from `regions`.' }),

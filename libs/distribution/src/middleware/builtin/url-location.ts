@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { type CityResponse, Reader } from 'mmdb-lib';
 import type { GeoPoint } from '../middleware';
 import { normalizeUrl, urlScheme } from './task-urls';
@@ -8,6 +9,27 @@ export interface LocationRule {
   host?: RegExp;
   location: GeoPoint;
 }
+
+/**
+ * How a rule of the settings names data (the `distance` and `data-use` middlewares'): a URL prefix,
+ * a host pattern, or both. Spread into the rule's object schema.
+ */
+export const URL_MATCH_PROPERTIES = {
+  prefix: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Input URLs that start with this, literally (a bare absolute path stands for a `file://` URL, in the rule and in the task alike).',
+    }),
+  ),
+  host: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Input URLs whose host matches this pattern, case-insensitively: `*` stands for any run of characters (dots too), `?` for one.',
+    }),
+  ),
+};
 
 /** Schemes whose authority is a network host; s3://, gs://, … name buckets, not hosts. */
 const NETWORK_SCHEMES: ReadonlySet<string> = new Set(['http', 'https', 'ftp', 'ftps', 'sftp']);
