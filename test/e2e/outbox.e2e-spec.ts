@@ -217,10 +217,7 @@ describe('the outbox', () => {
     SCENARIO_MS,
   );
 
-  // Skipped: in this suite the gateway's record still shows the task on the paused node when the
-  // other node already lists a copy of it; the same steps by hand resubmit and cancel as expected.
-  // To be investigated before it is enabled (see the h-outbox report).
-  it.skip(
+  it(
     'resubmits the tasks of a node unreachable past tracker.nodeLostAfterMs, and cancels its copy when it returns',
     async () => {
       const a = await startNode('lost-a');
@@ -235,6 +232,13 @@ describe('the outbox', () => {
       await waitFor('the task to run on lost-b', async () => (await copiesOn(b, id)).length, {
         timeoutMs: 60_000,
       });
+      // The node comes back once the gateway has recorded the move (the copy on lost-b appears a
+      // moment before the record says so).
+      await waitFor(
+        'the gateway to record the task on lost-b',
+        async () => metadataOf(await api.get(id, 'FULL')).protes_node === 'lost-b',
+        { timeoutMs: 30_000 },
+      );
       resume(a);
       await waitFor(
         'the copy on lost-a to be canceled',
