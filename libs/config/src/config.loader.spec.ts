@@ -74,18 +74,31 @@ function configError(env: NodeJS.ProcessEnv): ConfigError {
   throw new Error('expected loadConfig to throw');
 }
 
-describe('loadConfig', () => {
-  let dir: string;
-  const file = (name: string, content: string) => {
-    const path = join(dir, name);
-    writeFileSync(path, content);
-    return path;
-  };
-
+/**
+ * A temporary folder for the describe block it is called in: `file` writes one file there and
+ * returns its path, `at` names a path there without writing it.
+ */
+function scratchDir(prefix: string): {
+  file: (name: string, content: string) => string;
+  at: (name: string) => string;
+} {
+  let dir = '';
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'protes-config-'));
+    dir = mkdtempSync(join(tmpdir(), prefix));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const at = (name: string) => join(dir, name);
+  return {
+    at,
+    file: (name, content) => {
+      writeFileSync(at(name), content);
+      return at(name);
+    },
+  };
+}
+
+describe('loadConfig', () => {
+  const { file, at } = scratchDir('protes-config-');
 
   it('gives every default when nothing is set', () => {
     expect(loadConfig({})).toEqual(DEFAULTS);
@@ -340,7 +353,7 @@ describe('loadConfig', () => {
   });
 
   it('names a file that cannot be read', () => {
-    const missing = join(dir, 'does-not-exist.yaml');
+    const missing = at('does-not-exist.yaml');
     const error = configError({ PROTES_CONFIG: missing });
     expect(error.message).toContain(missing);
   });
@@ -357,17 +370,7 @@ describe('loadConfig', () => {
 });
 
 describe('secrets from files', () => {
-  let dir: string;
-  const file = (name: string, content: string) => {
-    const path = join(dir, name);
-    writeFileSync(path, content);
-    return path;
-  };
-
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'protes-secrets-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const { file, at } = scratchDir('protes-secrets-');
 
   it('reads PROTES_<KEY>_FILE as the value of PROTES_<KEY>, without its final line end', () => {
     const config = loadConfig({
@@ -400,7 +403,7 @@ describe('secrets from files', () => {
   });
 
   it('names the variable and the path of a file it cannot read', () => {
-    const missing = join(dir, 'nope');
+    const missing = at('nope');
     const error = configError({ PROTES_BUS__URL_FILE: missing });
     expect(error.message).toContain('PROTES_BUS__URL_FILE');
     expect(error.message).toContain(missing);
@@ -450,7 +453,7 @@ describe('secrets from files', () => {
     const paths: Record<string, string> = {
       token: file('token', 'tok'),
       empty: file('empty', '\n'),
-      nope: join(dir, 'missing'),
+      nope: at('missing'),
     };
     const resolved = Object.fromEntries(
       Object.entries(credentials).map(([k, v]) => [k, k.endsWith('File') ? paths[v] : v]),
