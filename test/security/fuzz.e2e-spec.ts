@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig } from '@protes/config';
+import { LIMIT_CASES } from '@protes/tes/testing/limit-cases';
 import { startGateway, type Started } from '../../scripts/processes';
 import { LocalIssuer } from '../auth/local-issuer';
 import { type HeaderList, type RawRequest, sendRaw } from '../clients/raw-http';
@@ -22,17 +24,10 @@ const PARALLEL = 6;
 const AUDIENCE = 'protes-fuzz';
 const TASKS = `${TES_PATH}/tasks`;
 /** The gateway's defaults (tasks.limits, server.maxJsonDepth), which the oversized cases exceed. */
-const LIMITS = {
-  executors: 100,
-  inputs: 10_000,
-  outputs: 10_000,
-  volumes: 1000,
-  tags: 1000,
-  envEntries: 1000,
-  commandArgs: 10_000,
-  stringLength: 128 * 1024,
-};
-const MAX_JSON_DEPTH = 64;
+const {
+  tasks: { limits: LIMITS },
+  server: { maxJsonDepth: MAX_JSON_DEPTH },
+} = loadConfig({});
 const BODY_LIMIT = 2 * 1024 * 1024;
 
 /** mulberry32: a small, fast, seeded generator of floats in [0, 1). */
@@ -159,20 +154,8 @@ const GENERATORS: (() => Case)[] = [
   () => post('not an object', pick(['[]', '"task"', '42', 'null', 'true', ' '])),
   // One over each limit.
   () => {
-    const over = pick(Object.keys(LIMITS).filter((k) => k !== 'stringLength'));
-    const n = LIMITS[over as keyof typeof LIMITS] + 1;
-    const strings = (prefix: string) => times(n, (i) => `${prefix}${i}`);
-    const map = () => Object.fromEntries(strings('k').map((k) => [k, 'v']));
-    const task: Record<string, Record<string, unknown>> = {
-      executors: validTask({ executors: times(n, () => executor()) }),
-      inputs: validTask({ inputs: strings('/i').map((path) => ({ path, url: 's3://b/i' })) }),
-      outputs: validTask({ outputs: strings('/o').map((path) => ({ path, url: 's3://b/o' })) }),
-      volumes: validTask({ volumes: strings('/v') }),
-      tags: validTask({ tags: map() }),
-      envEntries: validTask({ executors: [executor({ env: map() })] }),
-      commandArgs: validTask({ executors: [executor({ command: strings('a') })] }),
-    };
-    return post(`over ${over}`, json(task[over]));
+    const over = pick(LIMIT_CASES);
+    return post(`over ${over.limit}`, json(over.make(LIMITS[over.limit] + 1)));
   },
   () => {
     const long = 'x'.repeat(LIMITS.stringLength + int(1, 1000));

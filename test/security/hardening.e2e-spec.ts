@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { executor, LIMIT_CASES, task } from '@protes/tes/testing/limit-cases';
 import { nodesEnv, startGateway, startSimulator, type Started } from '../../scripts/processes';
 import {
   type Answer,
@@ -29,15 +30,6 @@ let limited: Started;
 /** A rate limit of RATE_MAX per minute, no CORS. */
 let throttled: Started;
 let api: CheckedApi;
-
-const executor = (extra: Record<string, unknown> = {}) => ({
-  image: 'alpine',
-  command: ['true'],
-  ...extra,
-});
-const task = (extra: Record<string, unknown> = {}) => ({ executors: [executor()], ...extra });
-const times = <T>(n: number, make: (i: number) => T): T[] =>
-  Array.from({ length: n }, (_, i) => make(i));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'protes-hardening-'));
@@ -84,40 +76,9 @@ afterAll(async () => {
 describe('request limits', () => {
   const post = (body: unknown) => api.call('POST', TASKS, { json: body });
 
-  it.each([
-    ['executors', (n: number) => task({ executors: times(n, () => executor()) }), 'items'],
-    [
-      'inputs',
-      (n: number) => task({ inputs: times(n, (i) => ({ path: `/in/${i}`, url: 's3://b/i' })) }),
-      'items',
-    ],
-    [
-      'outputs',
-      (n: number) => task({ outputs: times(n, (i) => ({ path: `/o/${i}`, url: 's3://b/o' })) }),
-      'items',
-    ],
-    ['volumes', (n: number) => task({ volumes: times(n, (i) => `/v${i}`) }), 'items'],
-    [
-      'tags',
-      (n: number) => task({ tags: Object.fromEntries(times(n, (i) => [`t${i}`, 'v'])) }),
-      'entries',
-    ],
-    [
-      'executors[0].env',
-      (n: number) =>
-        task({
-          executors: [executor({ env: Object.fromEntries(times(n, (i) => [`E${i}`, 'v'])) })],
-        }),
-      'entries',
-    ],
-    [
-      'executors[0].command',
-      (n: number) => task({ executors: [executor({ command: times(n, String) })] }),
-      'items',
-    ],
-  ])(
+  it.each(LIMIT_CASES.map((c) => [c.field, c] as const))(
     '%s: 2 are taken, 3 refused with 400 naming the field and the limit',
-    async (field, make, unit) => {
+    async (field, { make, unit }) => {
       expectStatus(await post(make(2)), 200, `a task with 2 ${field}`);
       const body = expectFieldError(await post(make(3)), field);
       expect(body.errors).toEqual([{ field, reason: `must not have more than 2 ${unit}` }]);

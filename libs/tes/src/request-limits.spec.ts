@@ -1,4 +1,5 @@
 import type { TaskLimits } from './request-limits';
+import { entries, executor, LIMIT_CASES, task, times } from './testing/limit-cases';
 import { createTaskValidator, type FieldError } from './validation';
 
 const LIMITS: TaskLimits = {
@@ -13,16 +14,6 @@ const LIMITS: TaskLimits = {
 };
 const validate = createTaskValidator({ maxContentBytes: 128 * 1024, limits: LIMITS });
 
-const executor = (extra: Record<string, unknown> = {}) => ({
-  image: 'alpine',
-  command: ['true'],
-  ...extra,
-});
-const task = (extra: Record<string, unknown> = {}) => ({ executors: [executor()], ...extra });
-const times = <T>(n: number, make: (i: number) => T): T[] =>
-  Array.from({ length: n }, (_, i) => make(i));
-const entries = (n: number) => Object.fromEntries(times(n, (i) => [`k${i}`, 'v']));
-
 function errorsOf(body: unknown): FieldError[] {
   const result = validate(body);
   return result.ok ? [] : result.errors;
@@ -30,40 +21,16 @@ function errorsOf(body: unknown): FieldError[] {
 
 describe('request limits', () => {
   // Each part at its limit passes; one more is refused, naming the field and the limit.
-  it.each([
-    ['executors', (n: number) => task({ executors: times(n, () => executor()) }), 3, 'items'],
-    [
-      'inputs',
-      (n: number) => task({ inputs: times(n, (i) => ({ path: `/in/${i}`, url: 's3://b/x' })) }),
-      4,
-      'items',
-    ],
-    [
-      'outputs',
-      (n: number) => task({ outputs: times(n, (i) => ({ path: `/o/${i}`, url: 's3://b/y' })) }),
-      4,
-      'items',
-    ],
-    ['volumes', (n: number) => task({ volumes: times(n, (i) => `/v${i}`) }), 2, 'items'],
-    ['tags', (n: number) => task({ tags: entries(n) }), 2, 'entries'],
-    [
-      'executors[0].command',
-      (n: number) => task({ executors: [executor({ command: times(n, (i) => `a${i}`) })] }),
-      3,
-      'items',
-    ],
-    [
-      'executors[0].env',
-      (n: number) => task({ executors: [executor({ env: entries(n) })] }),
-      2,
-      'entries',
-    ],
-  ])('%s: at most the limit', (field, make, limit, unit) => {
-    expect(errorsOf(make(limit))).toEqual([]);
-    expect(errorsOf(make(limit + 1))).toEqual([
-      { field, reason: `must not have more than ${limit} ${unit}` },
-    ]);
-  });
+  it.each(LIMIT_CASES.map((c) => [c.field, c] as const))(
+    '%s: at most the limit',
+    (field, { limit: key, make, unit }) => {
+      const limit = LIMITS[key];
+      expect(errorsOf(make(limit))).toEqual([]);
+      expect(errorsOf(make(limit + 1))).toEqual([
+        { field, reason: `must not have more than ${limit} ${unit}` },
+      ]);
+    },
+  );
 
   it('counts the env and command of every executor', () => {
     const body = task({
