@@ -344,8 +344,9 @@ describe('tracker end to end', () => {
           ),
         );
         for (const id of ids) {
-          // Attempts only grow: the first one stays first whatever happened since.
-          const attempts = metadataOf(await api.get(id, 'FULL')).protes_attempts ?? '';
+          // POST answers before forwarding: wait until a node took the task. Attempts only
+          // grow, so the first one stays first whatever happened since.
+          const attempts = metadataOf(await api.placed(id)).protes_attempts ?? '';
           (attempts.startsWith('preempt: ') ? firstOnPreempt : others).push(id);
         }
       }
