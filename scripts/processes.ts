@@ -34,9 +34,16 @@ export interface Started {
 export function startNode(
   main: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; ready: RegExp; timeoutMs?: number; inheritOutput?: boolean },
+  options: {
+    env?: NodeJS.ProcessEnv;
+    ready: RegExp;
+    timeoutMs?: number;
+    inheritOutput?: boolean;
+    /** Options for Node itself, e.g. `--cpu-prof` (which NODE_OPTIONS does not accept). */
+    nodeArgs?: string[];
+  },
 ): Promise<Started> {
-  const child = spawn(process.execPath, [main, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main, ...args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -111,7 +118,11 @@ export function startSimulator(sim: SimOptions, port = 0): Promise<Started> {
 }
 
 /** Starts the gateway; configuration comes as PROTES_* variables (see the README). */
-export function startGateway(env: NodeJS.ProcessEnv, inheritOutput = false): Promise<Started> {
+export function startGateway(
+  env: NodeJS.ProcessEnv,
+  inheritOutput = false,
+  nodeArgs: string[] = [],
+): Promise<Started> {
   // Authentication and the rate limit are on by default; the demo, benchmarks and tests that do
   // not test them run without (they send thousands of requests from one address), unless the
   // caller or the shell turns them on.
@@ -120,7 +131,7 @@ export function startGateway(env: NodeJS.ProcessEnv, inheritOutput = false): Pro
     PROTES_SERVER__RATE_LIMIT__ENABLED: process.env.PROTES_SERVER__RATE_LIMIT__ENABLED ?? 'false',
     ...env,
   };
-  return startNode(GATEWAY_MAIN, [], { env, ready: GATEWAY_READY, inheritOutput });
+  return startNode(GATEWAY_MAIN, [], { env, ready: GATEWAY_READY, inheritOutput, nodeArgs });
 }
 
 /**

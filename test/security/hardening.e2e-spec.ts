@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { executor, LIMIT_CASES, task } from '@protes/tes/testing/limit-cases';
+import { MAX_URL_LENGTH } from '@protes/server';
 import { nodesEnv, startGateway, startSimulator, type Started } from '../../scripts/processes';
 import {
   type Answer,
@@ -177,11 +178,16 @@ describe('rate limit', () => {
 
 describe('security headers', () => {
   it('sends a same-origin content security policy and the usual headers on every answer', async () => {
-    for (const answer of [
+    const answers = [
       await fetchFrom(limited.url, `${TES_PATH}/service-info`),
       await fetchFrom(limited.url, '/no/such/path'),
       await fetchFrom(limited.url, `${TASKS}/nope`),
-    ]) {
+      // Refused while routing, before any handler: a wrong method and an overlong URL.
+      await fetchFrom(limited.url, `${TES_PATH}/service-info`, {}, 'DELETE'),
+      await fetchFrom(limited.url, `${TASKS}?name_prefix=${'x'.repeat(MAX_URL_LENGTH)}`),
+    ];
+    expect(answers.map((answer) => answer.status)).toEqual([200, 404, 404, 405, 414]);
+    for (const answer of answers) {
       const csp = answer.headers.get('content-security-policy') ?? '';
       expect(csp).toContain("default-src 'self'");
       expect(csp).toContain("script-src 'self'");

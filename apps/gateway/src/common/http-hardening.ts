@@ -1,5 +1,4 @@
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ProtesConfig } from '@protes/config';
@@ -32,10 +31,12 @@ export async function installHardening(
   app: NestFastifyApplication,
   { rateLimit: limit, cors: crossOrigin }: ProtesConfig['server'],
 ): Promise<void> {
-  await app.register(helmet, {
-    // Pages the gateway serves (the status page, /docs) load their scripts and styles from the
-    // gateway itself; nothing inline, nothing from elsewhere. Plain HTTP deployments exist (the
-    // demo, a trusted network), so browsers are not told to upgrade to HTTPS.
+  // Nest's own security headers (helmet's headers and defaults): worked out once here and written
+  // by one request hook that runs before every other, so refusals made while routing (404, 405,
+  // 414) carry them too. Pages the gateway serves (the status page, /docs) load their scripts and
+  // styles from the gateway itself; nothing inline, nothing from elsewhere. Plain HTTP deployments
+  // exist (the demo, a trusted network), so browsers are not told to upgrade to HTTPS.
+  app.useSecurityHeaders({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -48,7 +49,7 @@ export async function installHardening(
         upgradeInsecureRequests: null,
       },
     },
-    frameguard: { action: 'deny' },
+    xFrameOptions: { action: 'deny' },
   });
   if (crossOrigin.origins.length > 0) {
     await app.register(cors, {
