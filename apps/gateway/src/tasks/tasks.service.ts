@@ -20,12 +20,9 @@ import {
   type TesView,
 } from '@protes/tes';
 import { TaskEventBus } from '@protes/tracking';
-import { monotonicFactory } from 'ulid';
 import { InvalidRequestException } from '../common/tes-exception.filter';
 import { toTesTask } from './task-presenter';
-
-/** Time-ordered ids: the store lists newest first by id and pages on it. */
-const newId = monotonicFactory();
+import { newTaskId } from './task-ids';
 
 /** The caller as the middlewares' toClient hooks see it. */
 const clientOf = (caller: Principal): ClientCaller => ({
@@ -57,7 +54,7 @@ export class TasksService {
     caller: Principal,
     headers: Caller['headers'],
   ): Promise<string> {
-    const id = newId().toLowerCase();
+    const id = newTaskId();
     const route = await this.forwarding.route(id, task, {
       subject: caller.owner,
       headers,
