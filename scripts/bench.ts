@@ -8,14 +8,15 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { monotonicFactory } from 'ulid';
 import { newTaskRecord, type TaskRecord } from '@protes/core';
 import { SqliteTaskStore } from '@protes/persistence';
-import { nodesEnv, startGateway, startNode, startSimulator, type Started } from './processes';
+import { DIST, nodesEnv, startGateway, startNode, startSimulator, type Started } from './processes';
 
 /*
  * `npm run bench` (not part of `npm test`): the targets of issue 10 measured from outside, each
  * figure beside a baseline measured in the same run and the ratio. Load comes from autocannon in a
  * process of its own, so that the client does not share an event loop with what it measures.
- * Baselines: a bare Fastify server answering the very same bytes (this stack's ceiling), and a
- * simulator node answered directly (what a client gets without proTES). Stores are seeded through
+ * Baselines: a bare Fastify server answering the very same bytes (this stack's ceiling), a bare
+ * NestJS application on Fastify doing the same (the framework's own ceiling: scripts/nest-baseline),
+ * and a simulator node answered directly (what a client gets without proTES). Stores are seeded through
  * the SQLite store's own insert path, in transactions of many records, never through HTTP.
  *
  *   npm run bench -- [--sizes 10000,100000,1000000] [--tracked 100000] [--nodes 10]
@@ -31,6 +32,8 @@ interface Options {
   durationS: number;
   idleS: number;
   out: string;
+  /** Where the gateways write V8 CPU profiles (`--cpu-prof DIR`), if anywhere. */
+  cpuProfDir?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -55,6 +58,7 @@ function parseOptions(argv: string[]): Options {
     idleS: count('idle', 30),
     out:
       flag('out') ?? join('var', 'bench', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+    cpuProfDir: flag('cpu-prof'),
   };
 }
 
@@ -116,6 +120,23 @@ function startBare(file: string): Promise<Started> {
   return startNode('-e', [script, file], { ready: /bare listening on (http:\/\/\S+)/ });
 }
 
+/** Node options that make a gateway write a V8 CPU profile (open it in Chrome's DevTools). */
+const profilingArgs = (options: Options): string[] =>
+  options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+
+/** The bare NestJS application (scripts/nest-baseline.ts) answering the bytes in `file`. */
+function startNestBaseline(file: string): Promise<Started> {
+  return startNode(join(DIST, 'scripts/nest-baseline.js'), [file], {
+    ready: /nest baseline listening on (http:\/\/\S+)/,
+  });
+}
+
+/** Both same-bytes baselines, started together and stopped together. */
+async function startBaselines(file: string): Promise<{ bare: Started; nest: Started }> {
+  const [bare, nest] = await Promise.all([startBare(file), startNestBaseline(file)]);
+  return { bare, nest };
+}
+
 /** CPU seconds (user + system) a process has used, from /proc (Linux). */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -158,6 +179,8 @@ interface Row {
   unit: string;
   baseline?: number;
   baselineName?: string;
+  /** The bare NestJS application's rate for the same bytes: the framework's ceiling. */
+  nest?: number;
   target?: string;
   met?: boolean;
 }
@@ -168,10 +191,13 @@ function printTable(rows: Row[]): void {
     `${r.value.toFixed(r.value < 10 ? 2 : 0)} ${r.unit}`,
     r.baseline === undefined ? '' : `${r.baseline.toFixed(0)} (${r.baselineName ?? ''})`,
     r.baseline === undefined ? '' : `${(r.value / r.baseline).toFixed(2)}×`,
+    r.nest === undefined
+      ? ''
+      : `${r.nest.toFixed(0)} (${r.baseline ? (r.nest / r.baseline).toFixed(2) : '?'}× bare)`,
     r.target ?? '',
     r.met === undefined ? '' : r.met ? 'met' : 'MISSED',
   ]);
-  const header = ['figure', 'value', 'baseline', 'ratio', 'target', ''];
+  const header = ['figure', 'value', 'baseline', 'ratio', 'bare Nest', 'target', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   for (const line of [header, ...cells]) {
     console.log(line.map((c, i) => c.padEnd(widths[i])).join('  '));
@@ -213,6 +239,8 @@ async function main(): Promise<void> {
     await p.stop();
   };
   const issuer = await startIssuer();
+  const gatewayProcess = (env: NodeJS.ProcessEnv) =>
+    startGateway(env, false, profilingArgs(options));
   try {
     const sim = await start(startSimulator({ name: 'sim-0', args: ['--running-ms', '100'] }));
     const slowSim = await start(
@@ -249,7 +277,7 @@ async function main(): Promise<void> {
       await seed(store, seeded, size);
       seeded = size;
       console.log(`seeded ${size} tasks in ${((Date.now() - began) / 1000).toFixed(1)} s`);
-      gateway = await start(startGateway(gatewayEnv([sim])));
+      gateway = await start(gatewayProcess(gatewayEnv([sim])));
       const api = `${gateway.url}/ga4gh/tes/v1`;
       const queries = {
         unfiltered: '',
@@ -264,9 +292,11 @@ async function main(): Promise<void> {
       }
       lists.push(measured);
       writeFileSync(bodyFile, JSON.stringify(bodies));
-      const bare = await start(startBare(bodyFile));
+      const { bare, nest } = await startBaselines(bodyFile);
+      running.push(bare, nest);
       for (const name of Object.keys(queries)) {
         const base = await load(`${bare.url}/list-${size}-${name}`, options.durationS, 16);
+        const framework = await load(`${nest.url}/list-${size}-${name}`, options.durationS, 16);
         const m = measured[name];
         rows.push({
           figure: `3. GET /tasks ${name}, ${size} tasks (c=16)`,
@@ -274,6 +304,7 @@ async function main(): Promise<void> {
           unit: 'req/s',
           baseline: base.rps,
           baselineName: 'bare',
+          nest: framework.rps,
           target: '≥ 0.25×',
           met: m.rps >= 0.25 * base.rps,
         });
@@ -286,6 +317,7 @@ async function main(): Promise<void> {
         });
       }
       await stop(bare);
+      await stop(nest);
       if (size !== options.sizes[options.sizes.length - 1]) await stop(gateway);
     }
     const [first, last] = [lists[0], lists[lists.length - 1]];
@@ -308,7 +340,7 @@ async function main(): Promise<void> {
       await fetch(`${api}/tasks`, { method: 'POST', body: JSON.stringify(TASK) })
     ).json()) as { id: string };
     await sleep(2000);
-    const authGateway = await start(startGateway(gatewayEnv([sim], authEnv)));
+    const authGateway = await start(gatewayProcess(gatewayEnv([sim], authEnv)));
     const authApi = `${authGateway.url}/ga4gh/tes/v1`;
     const views = ['MINIMAL', 'BASIC', 'FULL'];
     for (const view of views) {
@@ -318,9 +350,11 @@ async function main(): Promise<void> {
     }
     bodies['/create'] = JSON.stringify({ id: created.id });
     writeFileSync(bodyFile, JSON.stringify(bodies));
-    const bare = await start(startBare(bodyFile));
+    const { bare, nest } = await startBaselines(bodyFile);
+    running.push(bare, nest);
     for (const view of views) {
       const base = await load(`${bare.url}/get-${view}`, options.durationS, 64);
+      const framework = await load(`${nest.url}/get-${view}`, options.durationS, 64);
       const plain = await load(`${api}/tasks/${created.id}?view=${view}`, options.durationS, 64);
       const authed = await load(
         `${authApi}/tasks/${created.id}?view=${view}`,
@@ -338,6 +372,7 @@ async function main(): Promise<void> {
           unit: 'req/s',
           baseline: base.rps,
           baselineName: 'bare',
+          nest: framework.rps,
           target: '≥ 0.60×',
           met: plain.rps >= 0.6 * base.rps,
         },
@@ -347,6 +382,7 @@ async function main(): Promise<void> {
           unit: 'req/s',
           baseline: base.rps,
           baselineName: 'bare',
+          nest: framework.rps,
           target: '≥ 0.45×',
           met: authed.rps >= 0.45 * base.rps && authed.errors === 0,
         },
@@ -372,6 +408,7 @@ async function main(): Promise<void> {
     };
     const creates = await load(`${api}/tasks`, options.durationS, 16, post);
     const bareCreate = await load(`${bare.url}/create`, options.durationS, 16, post);
+    const nestCreate = await load(`${nest.url}/create`, options.durationS, 16, post);
     const simCreate = await load(`${sim.url}/ga4gh/tes/v1/tasks`, options.durationS, 16, post);
     rows.push(
       {
@@ -380,6 +417,7 @@ async function main(): Promise<void> {
         unit: 'req/s',
         baseline: bareCreate.rps,
         baselineName: 'bare',
+        nest: nestCreate.rps,
         target: '≥ 0.30×',
         met: creates.rps >= 0.3 * bareCreate.rps,
       },
@@ -393,7 +431,8 @@ async function main(): Promise<void> {
     );
     await stop(gateway);
     await stop(bare);
-    const slow = await start(startGateway(gatewayEnv([slowSim])));
+    await stop(nest);
+    const slow = await start(gatewayProcess(gatewayEnv([slowSim])));
     const slowCreates = await load(`${slow.url}/ga4gh/tes/v1/tasks`, options.durationS, 16, post);
     rows.push({
       figure: '2. POST /tasks p50, node +500 ms',
@@ -485,15 +524,19 @@ async function trackingRows(
   await store.close();
 
   const gateway = await start(
-    startGateway({
-      PROTES_CONFIG: '',
-      PROTES_SERVER__PORT: '0',
-      PROTES_STORE__SQLITE_PATH: path,
-      PROTES_NODES: nodesEnv(sims.map((s, i) => ({ name: `sim-${i}`, url: s.url }))),
-      PROTES_LOG__LEVEL: 'error',
-      // All at once, so that the bench need not wait for batches: the steady state is the point.
-      PROTES_TRACKER__CLAIM_BATCH: String(options.tracked),
-    }),
+    startGateway(
+      {
+        PROTES_CONFIG: '',
+        PROTES_SERVER__PORT: '0',
+        PROTES_STORE__SQLITE_PATH: path,
+        PROTES_NODES: nodesEnv(sims.map((s, i) => ({ name: `sim-${i}`, url: s.url }))),
+        PROTES_LOG__LEVEL: 'error',
+        // All at once, so that the bench need not wait for batches: the steady state is the point.
+        PROTES_TRACKER__CLAIM_BATCH: String(options.tracked),
+      },
+      false,
+      profilingArgs(options),
+    ),
   );
   // Settle: the first rounds claim everything and list each node; then every poll backs off.
   await sleep(25_000);
