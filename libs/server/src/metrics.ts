@@ -80,6 +80,10 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly durations: Histogram<'method' | 'route' | 'status'>;
+  private readonly requestSeries = new Map<
+    string,
+    { count: Counter.Internal; duration: Histogram.Internal<'method' | 'route' | 'status'> }
+  >();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: PROCESS_PREFIX });
@@ -95,11 +99,21 @@ export class Metrics {
     });
   }
 
-  /** A request answered: `route` is the route's pattern (`/tasks/:id`), never the raw path. */
+  /**
+   * A request answered: `route` is the route's pattern (`/tasks/:id`), never the raw path. The
+   * series of each method, route and status are looked up once and kept (there are a few dozen),
+   * since prom-client hashes a label object on every call otherwise.
+   */
   request(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.requests.inc(labels);
-    this.durations.observe(labels, seconds);
+    const key = `${method} ${route} ${status}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      const labels = { method, route, status: String(status) };
+      series = { count: this.requests.labels(labels), duration: this.durations.labels(labels) };
+      this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []) {
