@@ -22,6 +22,7 @@ interface Row {
  */
 export class SqliteChainSettingsStore extends ChainSettingsStore {
   private readonly db: Database.Database;
+  private readonly getStmt: Database.Statement<[string], Row>;
 
   constructor({ path, busyTimeoutMs = 5000 }: SqliteTaskStoreOptions) {
     super();
@@ -31,13 +32,15 @@ export class SqliteChainSettingsStore extends ChainSettingsStore {
     this.db.exec(`CREATE TABLE IF NOT EXISTS settings (
       key TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at TEXT NOT NULL, value TEXT NOT NULL
     )`);
+    // Read for every task the gateway accepts (another gateway may have changed the chain).
+    this.getStmt = this.db.prepare<[string], Row>(
+      'SELECT version, updated_at, value FROM settings WHERE key = ?',
+    );
   }
 
   get(): Promise<StoredChain | undefined> {
     return settle(() => {
-      const row = this.db
-        .prepare<[string], Row>('SELECT version, updated_at, value FROM settings WHERE key = ?')
-        .get(CHAIN_SETTINGS_KEY);
+      const row = this.getStmt.get(CHAIN_SETTINGS_KEY);
       return (
         row && {
           chain: JSON.parse(row.value) as unknown,
