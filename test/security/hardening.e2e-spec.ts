@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { executor, LIMIT_CASES, task } from '@protes/tes/testing/limit-cases';
 import { MAX_URL_LENGTH } from '@protes/server';
 import { nodesEnv, startGateway, startSimulator, type Started } from '../../scripts/processes';
+import { LocalIssuer } from '../auth/local-issuer';
 import {
   type Answer,
   CheckedApi,
@@ -30,6 +31,10 @@ let sim: Started;
 let limited: Started;
 /** A rate limit of RATE_MAX per minute, no CORS. */
 let throttled: Started;
+/** The same rate limit with authentication on, against `issuer`. */
+let guarded: Started;
+const issuer = new LocalIssuer();
+const AUDIENCE = 'protes-hardening';
 let api: CheckedApi;
 
 beforeAll(async () => {
@@ -66,11 +71,25 @@ beforeAll(async () => {
       PROTES_SERVER__RATE_LIMIT__WINDOW_MS: '60000',
     }),
   );
+  await issuer.start();
+  await issuer.addKey('k1', 'ES256');
+  guarded = await startGateway(
+    e2eGatewayEnv(join(dir, 'guarded'), nodes, {
+      PROTES_SERVER__RATE_LIMIT__ENABLED: 'true',
+      PROTES_SERVER__RATE_LIMIT__MAX: String(RATE_MAX),
+      PROTES_SERVER__RATE_LIMIT__WINDOW_MS: '60000',
+      PROTES_AUTH__ENABLED: 'true',
+      PROTES_AUTH__ISSUERS: JSON.stringify([
+        { issuer: issuer.url, jwksUri: `${issuer.url}/jwks`, audience: AUDIENCE },
+      ]),
+    }),
+  );
   api = new CheckedApi(limited.url);
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all([limited, throttled, sim].map((p) => p?.stop()));
+  await Promise.all([limited, throttled, guarded, sim].map((p) => p?.stop()));
+  await issuer.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -165,6 +184,24 @@ describe('rate limit', () => {
     // Another credential is another caller (auth is off here: the header only names the caller).
     const other = await fetchFrom(throttled.url, TASKS, { authorization: 'Bearer someone-else' });
     expect(other.status).toBe(200);
+  });
+
+  it('counts ever new invalid credentials against the address, a verified one apart', async () => {
+    const user = {
+      authorization: `Bearer ${await issuer.sign('k1', issuer.claims('user', AUDIENCE))}`,
+    };
+    // Its first use is verified (and counted against the address); then it names its caller.
+    expect((await fetchFrom(guarded.url, TASKS, user)).status).toBe(200);
+    for (let i = 1; i < RATE_MAX; i++) {
+      const forged = { authorization: `Bearer forged.token.${i}` };
+      expect((await fetchFrom(guarded.url, TASKS, forged)).status).toBe(401);
+    }
+    // A fresh invalid credential gets no fresh limit: the address's is used up.
+    const refused = await fetchFrom(guarded.url, TASKS, { authorization: 'Bearer forged.again' });
+    expect(refused.status).toBe(429);
+    expect((await fetchFrom(guarded.url, TASKS)).status).toBe(429);
+    // The verified user has a limit of its own.
+    expect((await fetchFrom(guarded.url, TASKS, user)).status).toBe(200);
   });
 
   it('never limits the probes and the metrics scrape', async () => {

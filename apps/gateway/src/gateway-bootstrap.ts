@@ -1,5 +1,6 @@
 import type { LogLevel } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Authenticator } from '@protes/auth';
 import { loadConfig, type ProtesConfig } from '@protes/config';
 import { createHttpApp, listen, processLogger } from '@protes/server';
 import { installHardening } from './common/http-hardening';
@@ -15,7 +16,14 @@ export async function createGateway(
     bodyLimit: config.server.bodyLimitBytes,
     maxJsonDepth: config.server.maxJsonDepth,
   });
-  await installHardening(app, config.server);
+  // With authentication off, any Authorization header names its caller (a trusted network's
+  // clients may use one to get limits of their own); with it on, only a verified credential does.
+  const authenticator = app.get(Authenticator);
+  await installHardening(
+    app,
+    config.server,
+    (authorization) => !config.auth.enabled || authenticator.verifiedBefore(authorization),
+  );
   await installApiDocs(app);
   return app;
 }

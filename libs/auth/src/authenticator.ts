@@ -24,6 +24,11 @@ const AUTHORIZATION = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?:[ ]+(.*))?$/;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
+/** The schemes this service takes, and what a verified credential is cached under. */
+type Scheme = 'bearer' | 'basic';
+const cacheKey = (scheme: Scheme, credentials: string): string =>
+  `${scheme === 'bearer' ? 'Bearer' : 'Basic'} ${credentials}`;
+
 /**
  * Establishes who sends a request from its Authorization header: a JWT bearer token (passport-jwt
  * against the configured issuers) or Basic credentials (the configured users). What a credential
@@ -73,6 +78,19 @@ export class Authenticator implements OnApplicationBootstrap, OnModuleDestroy {
     ];
   }
 
+  /**
+   * Whether an Authorization header carries a credential verified before and not yet expired (in
+   * the cache), without verifying anything: per-caller request limits key on such a credential,
+   * and on the address otherwise, so that a client sending ever new invalid credentials cannot
+   * give itself a fresh limit with each.
+   */
+  verifiedBefore(authorization: string): boolean {
+    const match = AUTHORIZATION.exec(authorization.trim());
+    const scheme = match?.[1].toLowerCase();
+    if (scheme !== 'bearer' && scheme !== 'basic') return false;
+    return this.cache.get(cacheKey(scheme, match?.[2]?.trim() ?? '')) !== undefined;
+  }
+
   /** Who sent the request; an AuthenticationError, PermissionError or KeysUnavailableError if not. */
   async authenticate(context: ExecutionContext): Promise<Principal> {
     const { headers } = context.switchToHttp().getRequest<{ headers: IncomingHttpHeaders }>();
@@ -103,7 +121,7 @@ export class Authenticator implements OnApplicationBootstrap, OnModuleDestroy {
     if (!this.jwt) {
       throw new AuthenticationError('bearer tokens are not accepted: no issuer is configured');
     }
-    const key = `Bearer ${token}`;
+    const key = cacheKey('bearer', token);
     const cached = this.cache.get(key);
     if (cached) return cached;
     await this.jwt.guard.canActivate(context);
@@ -127,7 +145,7 @@ export class Authenticator implements OnApplicationBootstrap, OnModuleDestroy {
         'Basic',
       );
     }
-    const key = `Basic ${credentials}`;
+    const key = cacheKey('basic', credentials);
     const cached = this.cache.get(key);
     if (cached) return cached;
     const principal = await this.basic.verify(decoded.slice(0, colon), decoded.slice(colon + 1));

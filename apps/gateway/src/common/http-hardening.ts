@@ -9,14 +9,18 @@ import { createHmac, randomBytes } from 'node:crypto';
 const UNLIMITED_ROUTES: ReadonlySet<string> = new Set(['/health', '/health/live', '/metrics']);
 
 /**
- * Who a request counts against: its credential when it sends one (so that users behind one
- * address are apart, and one user is one user from anywhere), else its address. The credential is
- * kept only as an HMAC under a key made at start, so the limiter's memory holds no token.
+ * Who a request counts against: its credential when it sends one that stands for a caller (so
+ * that users behind one address are apart, and one user is one user from anywhere), else its
+ * address. The credential is kept only as an HMAC under a key made at start, so the limiter's
+ * memory holds no token.
  */
-function rateLimitKey(secret: Buffer): (request: FastifyRequest) => string {
+function rateLimitKey(
+  secret: Buffer,
+  identifies: (authorization: string) => boolean,
+): (request: FastifyRequest) => string {
   return (request) => {
     const { authorization } = request.headers;
-    if (!authorization) return `ip:${request.ip}`;
+    if (!authorization || !identifies(authorization)) return `ip:${request.ip}`;
     return `credential:${createHmac('sha256', secret).update(authorization).digest('base64url')}`;
   };
 }
@@ -25,11 +29,14 @@ function rateLimitKey(secret: Buffer): (request: FastifyRequest) => string {
  * What only the public gateway needs, on top of the protocol every proTES process speaks (the
  * tracker and the simulator answer no browser and no stranger): a request limit per identity
  * (429 with Retry-After), security headers, and CORS when origins are configured. Called before
- * the application is initialized, so that the limit applies to every route.
+ * the application is initialized, so that the limit applies to every route. `identifies` says
+ * whether an Authorization header may stand for its caller in the limit (with authentication on,
+ * only a credential verified before: see Authenticator.verifiedBefore).
  */
 export async function installHardening(
   app: NestFastifyApplication,
   { rateLimit: limit, cors: crossOrigin }: ProtesConfig['server'],
+  identifies: (authorization: string) => boolean,
 ): Promise<void> {
   // Nest's own security headers (helmet's headers and defaults): worked out once here and written
   // by one request hook that runs before every other, so refusals made while routing (404, 405,
@@ -64,7 +71,7 @@ export async function installHardening(
     await app.register(rateLimit, {
       max: limit.max,
       timeWindow: limit.windowMs,
-      keyGenerator: rateLimitKey(randomBytes(32)),
+      keyGenerator: rateLimitKey(randomBytes(32), identifies),
       allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
       // Thrown, and answered by the exception filter as every refusal is: {status_code, msg}.
       errorResponseBuilder: (_request, { statusCode, after }) =>
