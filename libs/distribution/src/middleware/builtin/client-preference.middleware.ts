@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { type Static, Type } from '@sinclair/typebox';
 import { MiddlewareRejection, type TaskContext } from '../middleware';
 import { decide } from './decide';
-import { NODE_AVAILABILITY, type NodeAvailability } from './node-availability';
+import { NODE_AVAILABILITY, type NodeAvailability, refusalFor } from './node-availability';
 import type { BuiltinMiddleware } from './settings';
 
 /** Comma-separated node names the client asks for. */
@@ -121,16 +121,11 @@ export class ClientPreferenceMiddleware implements BuiltinMiddleware {
    * unknown name and a node that is up but not a candidate are refused alike.
    */
   private refusal(message: string, field: string, wanted: Preference[]): MiddlewareRejection {
-    const downForMs = (this.availability?.nodes() ?? [])
-      .filter((node) => wanted.every((p) => p.accepts(node)))
-      .flatMap(({ name }) => this.availability?.downForMs(name) ?? []);
-    if (!downForMs.length) return new MiddlewareRejection(message, 400, field);
-    const seconds = Math.max(1, Math.ceil(Math.min(...downForMs) / 1000));
-    return new MiddlewareRejection(
-      `${message}: a node it accepts is down right now (retry in ${seconds} s)`,
-      503,
+    return refusalFor(this.availability, (node) => wanted.every((p) => p.accepts(node)), {
+      message,
       field,
-      seconds,
-    );
+      status: 400,
+      theNode: 'a node it accepts',
+    });
   }
 }

@@ -1,6 +1,7 @@
 import type { TesInput } from '@protes/tes';
 import { type Caller, MiddlewareRejection, type Visa } from '../middleware';
 import { DataUseMiddleware } from './data-use.middleware';
+import type { NodeAvailability } from './node-availability';
 import { contextFor, names, node, settingsErrors, task } from './testing/fixtures';
 
 const EGA = 'https://ega-archive.org/datasets/EGAD00001';
@@ -114,6 +115,41 @@ describe('DataUseMiddleware', () => {
       expect(error.message).toBe(
         'rule eu-genomes: the data of inputs[1].url may be processed only on nodes of region eu-south, and no such node is available to the task',
       );
+    });
+
+    describe('when a node the rules allow is down', () => {
+      // Configured: the candidates, and eu-3 (eu-west), which is not one (its breaker is open).
+      const configured = [
+        ...candidates.map((c) => ({ name: c.name, ...c.metadata })),
+        { name: 'eu-3', region: 'eu-west' },
+      ];
+      const down = new Map<string, number>();
+      const availability: NodeAvailability = {
+        nodes: () => configured,
+        downForMs: (name) => down.get(name),
+      };
+      const onlyUs = candidates.filter((c) => c.name === 'us');
+      const refused = async () => {
+        const middleware = new DataUseMiddleware(availability);
+        const inputs = [{ url: 's3://eu-genomes/1.bam', path: '/in' }];
+        const context = await contextFor(middleware, onlyUs, task({ inputs }), { rules: RULES });
+        return refusal(middleware.handle({ ...context, caller: NEW_TASK_CALLER }));
+      };
+      beforeEach(() => down.clear());
+
+      it('refuses with 503 and the seconds until its breaker lets a call through', async () => {
+        down.set('eu-3', 4_200);
+        down.set('us', 1_000); // down too, but not a node the rule allows
+        const error = await refused();
+        expect(error).toMatchObject({ status: 503, field: 'inputs[0].url', retryAfterSeconds: 5 });
+        expect(error.message).toBe(
+          'rule eu-genomes: the data of inputs[0].url may be processed only on nodes of region eu-west, eu-north, and no such node is available to the task: a node it allows is down right now (retry in 5 s)',
+        );
+      });
+
+      it('refuses with 403 when the nodes it allows are up but not candidates', async () => {
+        expect(await refused()).toMatchObject({ status: 403, field: 'inputs[0].url' });
+      });
     });
   });
 

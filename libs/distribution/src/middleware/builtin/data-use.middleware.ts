@@ -1,16 +1,21 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { claimHas } from '@protes/auth';
 import { type Static, Type } from '@sinclair/typebox';
 import {
   type Caller,
   MiddlewareError,
   MiddlewareRejection,
-  type NodeCandidate,
   SettingsError,
   type TaskContext,
   type Visa,
 } from '../middleware';
 import { decide } from './decide';
+import {
+  type AvailableNode,
+  NODE_AVAILABILITY,
+  type NodeAvailability,
+  refusalFor,
+} from './node-availability';
 import type { BuiltinMiddleware, Settings } from './settings';
 import { normalizeUrl } from './task-urls';
 import { globToRegExp, hostOf, URL_MATCH_PROPERTIES } from './url-location';
@@ -134,10 +139,11 @@ function isUser(user: User, caller: Caller, visas: readonly Visa[]): boolean {
 }
 
 /** Whether the rule lets the data be processed on `node`. */
-const allows = (rule: DataUseRule, { metadata }: NodeCandidate): boolean =>
+/** Whether the rule lets its data be processed on a node of this region and these tags. */
+const allows = (rule: DataUseRule, node: Pick<AvailableNode, 'region' | 'tags'>): boolean =>
   (rule.regions === undefined ||
-    (metadata.region !== undefined && rule.regions.includes(metadata.region))) &&
-  Object.entries(rule.nodeTags ?? {}).every(([tag, value]) => metadata.tags?.[tag] === value);
+    (node.region !== undefined && rule.regions.includes(node.region))) &&
+  Object.entries(rule.nodeTags ?? {}).every(([tag, value]) => node.tags?.[tag] === value);
 
 /** Where the rule lets its data be processed, for messages; '' when it does not confine that. */
 function placeOf(rule: DataUseRule): string {
@@ -171,7 +177,7 @@ function remoteUrls(
 export class DataUseMiddleware implements BuiltinMiddleware<DataUsePrepared> {
   readonly name = 'data-use';
   readonly description =
-    'Data-use restrictions: each rule names data (input URL prefixes or hosts) and confines where it may be processed (nodes of some `regions`, nodes with some `nodeTags`) and who may use it (`users`: owner ids, claims, or a GA4GH Passport ControlledAccessGrants visa for the dataset). A task with a remote input a rule matches goes only to the nodes every matching rule allows, and the decision names the rules; a task whose caller may not use the data, or that no candidate node may process, is refused with 403 naming the rule. Who may use the data is checked when the task is created, not again when the tracker takes over or resubmits it. See docs/data-use.md.';
+    'Data-use restrictions: each rule names data (input URL prefixes or hosts) and confines where it may be processed (nodes of some `regions`, nodes with some `nodeTags`) and who may use it (`users`: owner ids, claims, or a GA4GH Passport ControlledAccessGrants visa for the dataset). A task with a remote input a rule matches goes only to the nodes every matching rule allows, and the decision names the rules; a task whose caller may not use the data, or that no candidate node may process, is refused with 403 naming the rule (503 with Retry-After when a node the rules allow is down right now). Who may use the data is checked when the task is created, not again when the tracker takes over or resubmits it. See docs/data-use.md.';
   readonly settingsSchema = DataUseSettingsSchema;
 
   /** Normalises prefixes, compiles host patterns, and refuses two rules of one name. */
@@ -195,6 +201,23 @@ export class DataUseMiddleware implements BuiltinMiddleware<DataUsePrepared> {
         })),
       })),
     };
+  }
+
+  constructor(
+    @Optional() @Inject(NODE_AVAILABILITY) private readonly availability?: NodeAvailability,
+  ) {}
+
+  /**
+   * No candidate may process the data: 503 with Retry-After when a configured node that every
+   * confining rule allows is down right now (the same task may be taken once it is back), else 403.
+   */
+  private noPlace(message: string, field: string, confining: DataUseRule[]): MiddlewareRejection {
+    return refusalFor(this.availability, (node) => confining.every((rule) => allows(rule, node)), {
+      message,
+      field,
+      status: 403,
+      theNode: 'a node it allows',
+    });
   }
 
   handle(context: TaskContext<DataUsePrepared>): Promise<TaskContext<DataUsePrepared>> {
@@ -231,17 +254,16 @@ export class DataUseMiddleware implements BuiltinMiddleware<DataUsePrepared> {
       }
       let candidates = context.candidates;
       const reasons: string[] = [];
+      const confining: DataUseRule[] = [];
       for (const { rule, field } of applying) {
         const place = placeOf(rule);
         reasons.push(`rule ${rule.name}${place ? `: only on nodes of ${place}` : ''}`);
         if (!place) continue;
-        candidates = candidates.filter((node) => allows(rule, node));
+        confining.push(rule);
+        candidates = candidates.filter((node) => allows(rule, node.metadata));
         if (!candidates.length) {
-          throw new MiddlewareRejection(
-            `rule ${rule.name}: the data of ${field} may be processed only on nodes of ${place}, and no such node is available to the task`,
-            403,
-            field,
-          );
+          const message = `rule ${rule.name}: the data of ${field} may be processed only on nodes of ${place}, and no such node is available to the task`;
+          throw this.noPlace(message, field, confining);
         }
       }
       const reason = reasons.join('; ');

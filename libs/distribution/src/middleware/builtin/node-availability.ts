@@ -1,10 +1,18 @@
 import type { ModuleRef } from '@nestjs/core';
 import { lazyNodeRegistry } from '../../node-registry';
+import { MiddlewareRejection } from '../middleware';
+
+/** A configured node as NodeAvailability shows it: where it is, not how to reach it. */
+export interface AvailableNode {
+  name: string;
+  region?: string;
+  tags?: Readonly<Record<string, string>>;
+}
 
 /** What a middleware may know of the configured nodes beyond its candidates. */
 export interface NodeAvailability {
-  /** Every configured node, with its region. */
-  nodes(): readonly { name: string; region?: string }[];
+  /** Every configured node, with its region and tags. */
+  nodes(): readonly AvailableNode[];
   /** Milliseconds until the node takes calls again; undefined when it takes them now. */
   downForMs(name: string): number | undefined;
 }
@@ -20,7 +28,11 @@ export function registryAvailability(moduleRef: ModuleRef, trialMs: number): Nod
   const find = lazyNodeRegistry(moduleRef);
   return {
     nodes: () =>
-      (find()?.all() ?? []).map(({ name, metadata }) => ({ name, region: metadata.region })),
+      (find()?.all() ?? []).map(({ name, metadata }) => ({
+        name,
+        region: metadata.region,
+        tags: metadata.tags,
+      })),
     downForMs: (name) => {
       const nodes = find();
       if (!nodes?.unavailable().includes(name)) return undefined;
@@ -32,4 +44,29 @@ export function registryAvailability(moduleRef: ModuleRef, trialMs: number): Nod
       return typeof remaining === 'number' && remaining > 0 ? remaining : trialMs;
     },
   };
+}
+
+/**
+ * A refusal of a task no candidate can take: 503 with Retry-After (the seconds until the first of
+ * them takes calls again) when a configured node that `fits` is down right now, since the same task
+ * may be taken then; otherwise `status`. `the node` says in the message what the node is to the
+ * task (e.g. "a node it accepts").
+ */
+export function refusalFor(
+  availability: NodeAvailability | undefined,
+  fits: (node: AvailableNode) => boolean,
+  refusal: { message: string; field: string; status: number; theNode: string },
+): MiddlewareRejection {
+  const { message, field, status, theNode } = refusal;
+  const downForMs = (availability?.nodes() ?? [])
+    .filter(fits)
+    .flatMap(({ name }) => availability?.downForMs(name) ?? []);
+  if (!downForMs.length) return new MiddlewareRejection(message, status, field);
+  const seconds = Math.max(1, Math.ceil(Math.min(...downForMs) / 1000));
+  return new MiddlewareRejection(
+    `${message}: ${theNode} is down right now (retry in ${seconds} s)`,
+    503,
+    field,
+    seconds,
+  );
 }
