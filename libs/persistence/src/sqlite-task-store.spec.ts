@@ -59,6 +59,61 @@ describe('SqliteTaskStore in memory', () => {
 });
 
 describe('SqliteTaskStore bulk loading', () => {
+  /** Every row of the tasks and task_tags tables of the file at `path`, in a fixed order. */
+  function tables(path: string): { tasks: unknown[]; tags: unknown[] } {
+    const db = new Database(path, { readonly: true });
+    const tasks = db.prepare('SELECT * FROM tasks ORDER BY id').all();
+    const tags = db.prepare('SELECT * FROM task_tags ORDER BY id, key, value').all();
+    db.close();
+    return { tasks, tags };
+  }
+
+  it('writes the very rows and tag rows that creating each record does', async () => {
+    // More records than one statement of createMany takes, and not a multiple of it; each kind
+    // of column filled and left empty: tags, names, nodes, leases, unfinished and finished.
+    const states = ['QUEUED', 'RUNNING', 'COMPLETE', 'CANCELED'] as const;
+    const records = Array.from({ length: 123 }, (_, i) =>
+      newRecord({
+        state: states[i % 4],
+        ...(i % 3 && { name: `wf-${i}` }),
+        tags: i % 5 ? { k: String(i % 7), [`t${i % 4}`]: '' } : {},
+        ...(i % 2 && { node: `n${i % 3}` }),
+        ...(i % 6 === 1 && {
+          lease: { owner: 'tracker-a', expiresAt: '2030-01-01T00:00:00+02:00' },
+        }),
+      }),
+    );
+    const [onePath, bulkPath] = [freshPath(), freshPath()];
+    const one = new SqliteTaskStore({ path: onePath });
+    for (const record of records) await one.create(record);
+    await one.close();
+    const bulk = new SqliteTaskStore({ path: bulkPath });
+    await bulk.createMany(records);
+    await bulk.close();
+
+    const expected = tables(onePath);
+    expect(expected.tags.length).toBeGreaterThan(records.length);
+    expect(tables(bulkPath)).toEqual(expected);
+  });
+
+  it('stores nothing of a long batch when a record late in it is refused or taken', async () => {
+    const store = new SqliteTaskStore({ path: ':memory:' });
+    const taken = newRecord();
+    await store.create(taken);
+    const batch = Array.from({ length: 120 }, () => newRecord({ tags: { k: 'v' } }));
+    await expect(
+      store.createMany([...batch.slice(0, 110), newRecord({ version: 2 })]),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      store.createMany([...batch.slice(0, 110), { ...taken }, ...batch.slice(110)]),
+    ).rejects.toThrow(/UNIQUE/);
+    expect(await store.list({ pageSize: 10, tags: [{ key: 'k', value: 'v' }] })).toEqual({
+      records: [],
+    });
+    expect((await store.list({ pageSize: 10 })).records).toEqual([taken]);
+    await store.close();
+  });
+
   it('stores every record of a batch, or none when one is refused', async () => {
     const store = new SqliteTaskStore({ path: ':memory:' });
     const batch = [newRecord({ tags: { k: 'v' } }), newRecord({ state: 'RUNNING', node: 'n' })];
