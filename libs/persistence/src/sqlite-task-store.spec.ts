@@ -58,6 +58,38 @@ describe('SqliteTaskStore in memory', () => {
   });
 });
 
+describe('SqliteTaskStore list statements', () => {
+  it('lists right after more filter shapes than it keeps prepared, the first one again too', async () => {
+    const store = new SqliteTaskStore({ path: ':memory:' });
+    const tagged = newRecord({ name: 'wf-1', tags: { k: 'v' } });
+    const newer = newRecord({ tags: { k: 'w' } });
+    await store.create(tagged);
+    await store.create(newer);
+    // 80 statement texts each for list and listStates: every combination of the other filters,
+    // with one to five tag filters. Each matches the tagged record alone.
+    const queries: TaskQuery[] = [];
+    for (let tags = 1; tags <= 5; tags++) {
+      for (let mask = 0; mask < 16; mask++) {
+        queries.push({
+          pageSize: 10,
+          tags: Array.from({ length: tags }, () => ({ key: 'k', value: 'v' })),
+          ...(mask & 1 && { owner: tagged.owner }),
+          ...(mask & 2 && { state: 'QUEUED' as const }),
+          ...(mask & 4 && { namePrefix: 'wf-' }),
+          ...(mask & 8 && { pageToken: encodePageToken(newer.id) }),
+        });
+      }
+    }
+    for (const query of [...queries, queries[0]]) {
+      expect(await store.list(query)).toEqual({ records: [tagged] });
+      expect(await store.listStates(query)).toEqual({
+        records: [{ id: tagged.id, state: 'QUEUED' }],
+      });
+    }
+    await store.close();
+  });
+});
+
 describe('SqliteTaskStore bulk loading', () => {
   /** Every row of the tasks and task_tags tables of the file at `path`, in a fixed order. */
   function tables(path: string): { tasks: unknown[]; tags: unknown[] } {

@@ -296,6 +296,18 @@ function listSource(query: TaskQuery): {
   return { from, where, order: idColumn, params };
 }
 
+/** A list statement's parameters: the filters' values, the page token's id, the limit. */
+type ListParams = Record<string, string | number>;
+
+/**
+ * How many list statements a store keeps prepared (preparing one costs about as much as reading
+ * a MINIMAL page). A statement's text depends on which filters a query has, never on their values,
+ * so ordinary use needs a few dozen: 16 combinations of owner, state, name prefix and page token,
+ * times the tag filters' shapes, times two column lists. Each tag, with a value or without, makes
+ * another shape, so a client could make any number: past the bound the oldest is dropped.
+ */
+const LIST_STATEMENTS = 64;
+
 /** A lease as the lease columns take it. */
 interface LeaseParams {
   owner: string;
@@ -319,7 +331,7 @@ const settle = <T>(fn: () => T): Promise<T> => new Promise<T>((resolve) => resol
 export function listStatement(
   query: TaskQuery,
   columns: string,
-): { sql: string; params: Record<string, string | number> } {
+): { sql: string; params: ListParams } {
   const { from, where, order, params } = listSource(query);
   const selected = columns
     .split(',')
@@ -356,6 +368,8 @@ export class SqliteTaskStore extends TaskStore {
   private readonly claimTx;
   private readonly renewStmt;
   private readonly releaseStmt;
+  /** Prepared list statements by their text, the oldest dropped past LIST_STATEMENTS. */
+  private readonly listStmts = new Map<string, Database.Statement<ListParams>>();
   /** listHeld's parsed records of the last owner it was asked for, by id. */
   private held: { owner: string; entries: Map<string, HeldEntry> } = {
     owner: '',
@@ -506,24 +520,38 @@ export class SqliteTaskStore extends TaskStore {
 
   list(query: TaskQuery): Promise<TaskPage> {
     return settle(() =>
-      toPage(
-        this.select<RecordRow & { id: string }>(query, RECORD_COLUMNS).map(fromRow),
-        query.pageSize,
-      ),
+      toPage(this.listRows<RecordRow>(query, RECORD_COLUMNS).map(fromRow), query.pageSize),
     );
   }
 
   listStates(query: TaskQuery): Promise<TaskStatePage> {
-    return settle(() =>
-      toPage(this.select<Pick<TaskRecord, 'id' | 'state'>>(query, 'state'), query.pageSize),
-    );
+    return settle(() => {
+      // Rows as arrays: better-sqlite3 builds each row object by its column names, slower than
+      // the object literal here (measured with scripts/store-bench.ts).
+      const rows = this.listRows<[string, TaskRecord['state']]>(query, 'state', { raw: true });
+      return toPage(
+        rows.map(([id, state]) => ({ id, state })),
+        query.pageSize,
+      );
+    });
   }
 
-  /** The rows of a list page (one more than its size), each with its id and `columns`. */
-  private select<T>(query: TaskQuery, columns: string): T[] {
+  /**
+   * The rows of a list page (one more than its size), each with its id and `columns`, as objects
+   * or, `raw`, as arrays in that order.
+   */
+  private listRows<T>(query: TaskQuery, columns: string, { raw = false } = {}): T[] {
     checkPageSize(query.pageSize);
     const { sql, params } = listStatement(query, columns);
-    return this.db.prepare<Record<string, string | number>, T>(sql).all(params);
+    let statement = this.listStmts.get(sql);
+    if (!statement) {
+      if (this.listStmts.size >= LIST_STATEMENTS) {
+        this.listStmts.delete(this.listStmts.keys().next().value as string);
+      }
+      statement = this.db.prepare<ListParams>(sql);
+      this.listStmts.set(sql, statement);
+    }
+    return statement.raw(raw).all(params) as T[];
   }
 
   countActiveByNode(): Promise<Map<string, number>> {
