@@ -58,7 +58,94 @@ describe('SqliteTaskStore in memory', () => {
   });
 });
 
+describe('SqliteTaskStore list statements', () => {
+  it('lists right after more filter shapes than it keeps prepared, the first one again too', async () => {
+    const store = new SqliteTaskStore({ path: ':memory:' });
+    const tagged = newRecord({ name: 'wf-1', tags: { k: 'v' } });
+    const newer = newRecord({ tags: { k: 'w' } });
+    await store.create(tagged);
+    await store.create(newer);
+    // 80 statement texts each for list and listStates: every combination of the other filters,
+    // with one to five tag filters. Each matches the tagged record alone.
+    const queries: TaskQuery[] = [];
+    for (let tags = 1; tags <= 5; tags++) {
+      for (let mask = 0; mask < 16; mask++) {
+        queries.push({
+          pageSize: 10,
+          tags: Array.from({ length: tags }, () => ({ key: 'k', value: 'v' })),
+          ...(mask & 1 && { owner: tagged.owner }),
+          ...(mask & 2 && { state: 'QUEUED' as const }),
+          ...(mask & 4 && { namePrefix: 'wf-' }),
+          ...(mask & 8 && { pageToken: encodePageToken(newer.id) }),
+        });
+      }
+    }
+    for (const query of [...queries, queries[0]]) {
+      expect(await store.list(query)).toEqual({ records: [tagged] });
+      expect(await store.listStates(query)).toEqual({
+        records: [{ id: tagged.id, state: 'QUEUED' }],
+      });
+    }
+    await store.close();
+  });
+});
+
 describe('SqliteTaskStore bulk loading', () => {
+  /** Every row of the tasks and task_tags tables of the file at `path`, in a fixed order. */
+  function tables(path: string): { tasks: unknown[]; tags: unknown[] } {
+    const db = new Database(path, { readonly: true });
+    const tasks = db.prepare('SELECT * FROM tasks ORDER BY id').all();
+    const tags = db.prepare('SELECT * FROM task_tags ORDER BY id, key, value').all();
+    db.close();
+    return { tasks, tags };
+  }
+
+  it('writes the very rows and tag rows that creating each record does', async () => {
+    // More records than one statement of createMany takes, and not a multiple of it; each kind
+    // of column filled and left empty: tags, names, nodes, leases, unfinished and finished.
+    const states = ['QUEUED', 'RUNNING', 'COMPLETE', 'CANCELED'] as const;
+    const records = Array.from({ length: 123 }, (_, i) =>
+      newRecord({
+        state: states[i % 4],
+        ...(i % 3 && { name: `wf-${i}` }),
+        tags: i % 5 ? { k: String(i % 7), [`t${i % 4}`]: '' } : {},
+        ...(i % 2 && { node: `n${i % 3}` }),
+        ...(i % 6 === 1 && {
+          lease: { owner: 'tracker-a', expiresAt: '2030-01-01T00:00:00+02:00' },
+        }),
+      }),
+    );
+    const [onePath, bulkPath] = [freshPath(), freshPath()];
+    const one = new SqliteTaskStore({ path: onePath });
+    for (const record of records) await one.create(record);
+    await one.close();
+    const bulk = new SqliteTaskStore({ path: bulkPath });
+    await bulk.createMany(records);
+    await bulk.close();
+
+    const expected = tables(onePath);
+    expect(expected.tags.length).toBeGreaterThan(records.length);
+    expect(tables(bulkPath)).toEqual(expected);
+  });
+
+  it('stores nothing of a long batch when a record late in it is refused or taken', async () => {
+    const store = new SqliteTaskStore({ path: ':memory:' });
+    const taken = newRecord();
+    await store.create(taken);
+    const batch = Array.from({ length: 120 }, () => newRecord({ tags: { k: 'v' } }));
+    await expect(
+      store.createMany([...batch.slice(0, 110), newRecord({ version: 2 })]),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      store.createMany([...batch.slice(0, 110), { ...taken }, ...batch.slice(110)]),
+    ).rejects.toThrow(/UNIQUE/);
+    expect(await store.list({ pageSize: 10, tags: [{ key: 'k', value: 'v' }] })).toEqual({
+      records: [],
+    });
+    expect((await store.list({ pageSize: 10 })).records).toEqual([taken]);
+    await store.close();
+  });
+
   it('stores every record of a batch, or none when one is refused', async () => {
     const store = new SqliteTaskStore({ path: ':memory:' });
     const batch = [newRecord({ tags: { k: 'v' } }), newRecord({ state: 'RUNNING', node: 'n' })];

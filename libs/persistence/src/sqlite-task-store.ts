@@ -160,6 +160,38 @@ interface RecordRow {
 /** Ids travel as one JSON array, so that any number of them fits one statement. */
 const ID_LIST = 'SELECT value FROM json_each(@ids)';
 
+/** The columns an insert writes, in the order of its positional parameters. */
+const INSERT_COLUMNS = [
+  'id',
+  'owner',
+  'state',
+  'name',
+  'created_at',
+  'version',
+  'tags',
+  'node',
+  'lease_owner',
+  'lease_expires',
+  'lease_at',
+  'doc_version',
+  'doc',
+] as const satisfies readonly (keyof Row)[];
+
+/** An INSERT of `rows` records, each record's values in INSERT_COLUMNS order. */
+function insertSql(rows: number): string {
+  const values = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
+  return `INSERT INTO tasks (${INSERT_COLUMNS.join(', ')})
+    VALUES ${Array.from({ length: rows }, () => values).join(', ')}`;
+}
+
+/**
+ * Records per statement of createMany. Each statement costs a fixed overhead (its statement
+ * journal, since the tag trigger makes every insert write several rows, and the call into SQLite);
+ * measured with scripts/store-bench.ts, from 20 to 100 rows a statement the rate barely changes,
+ * and 50 keeps the statement's 650 parameters far below SQLite's limit.
+ */
+const BULK_ROWS = 50;
+
 const toRow = (record: TaskRecord): Row => ({
   id: record.id,
   owner: record.owner,
@@ -175,6 +207,14 @@ const toRow = (record: TaskRecord): Row => ({
   doc_version: record.version,
   doc: JSON.stringify(record),
 });
+
+/** A record's values for an insert, in INSERT_COLUMNS order. */
+type InsertValues = Row[keyof Row][];
+
+const insertValues = (record: TaskRecord): InsertValues => {
+  const row = toRow(record);
+  return INSERT_COLUMNS.map((column) => row[column]);
+};
 
 /** The record `parsed` (its document) with the version and lease of the row, which win. */
 function withColumns(
@@ -256,6 +296,18 @@ function listSource(query: TaskQuery): {
   return { from, where, order: idColumn, params };
 }
 
+/** A list statement's parameters: the filters' values, the page token's id, the limit. */
+type ListParams = Record<string, string | number>;
+
+/**
+ * How many list statements a store keeps prepared (preparing one costs about as much as reading
+ * a MINIMAL page). A statement's text depends on which filters a query has, never on their values,
+ * so ordinary use needs a few dozen: 16 combinations of owner, state, name prefix and page token,
+ * times the tag filters' shapes, times two column lists. Each tag, with a value or without, makes
+ * another shape, so a client could make any number: past the bound the oldest is dropped.
+ */
+const LIST_STATEMENTS = 64;
+
 /** A lease as the lease columns take it. */
 interface LeaseParams {
   owner: string;
@@ -279,7 +331,7 @@ const settle = <T>(fn: () => T): Promise<T> => new Promise<T>((resolve) => resol
 export function listStatement(
   query: TaskQuery,
   columns: string,
-): { sql: string; params: Record<string, string | number> } {
+): { sql: string; params: ListParams } {
   const { from, where, order, params } = listSource(query);
   const selected = columns
     .split(',')
@@ -305,6 +357,7 @@ export function listStatement(
 export class SqliteTaskStore extends TaskStore {
   private readonly db: Database.Database;
   private readonly insertStmt;
+  private readonly createManyTx;
   private readonly updateStmt;
   private readonly getStmt;
   private readonly existsStmt;
@@ -315,6 +368,8 @@ export class SqliteTaskStore extends TaskStore {
   private readonly claimTx;
   private readonly renewStmt;
   private readonly releaseStmt;
+  /** Prepared list statements by their text, the oldest dropped past LIST_STATEMENTS. */
+  private readonly listStmts = new Map<string, Database.Statement<ListParams>>();
   /** listHeld's parsed records of the last owner it was asked for, by id. */
   private held: { owner: string; entries: Map<string, HeldEntry> } = {
     owner: '',
@@ -329,13 +384,20 @@ export class SqliteTaskStore extends TaskStore {
     this.db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL loses at most the last transactions on power loss, never integrity.
     this.db.pragma('synchronous = NORMAL');
+    // Statement journals (which a statement that writes several rows inside a transaction keeps,
+    // so that it can be undone alone) in memory: in a temporary file they spill to disk past
+    // 64 KiB, and then every insert of a long createMany writes its pages there (2.5× the CPU).
+    this.db.pragma('temp_store = MEMORY');
     this.migrate();
-    this.insertStmt = this.db.prepare<Row>(
-      `INSERT INTO tasks (id, owner, state, name, created_at, version, tags, node, lease_owner,
-         lease_expires, lease_at, doc_version, doc)
-       VALUES (@id, @owner, @state, @name, @created_at, @version, @tags, @node, @lease_owner,
-         @lease_expires, @lease_at, @doc_version, @doc)`,
-    );
+    this.insertStmt = this.db.prepare<[InsertValues]>(insertSql(1));
+    const insertManyStmt = this.db.prepare<[InsertValues]>(insertSql(BULK_ROWS));
+    this.createManyTx = this.db.transaction((records: TaskRecord[]) => {
+      let at = 0;
+      for (; at + BULK_ROWS <= records.length; at += BULK_ROWS) {
+        insertManyStmt.run(records.slice(at, at + BULK_ROWS).flatMap(insertValues));
+      }
+      for (const record of records.slice(at)) this.insertStmt.run(insertValues(record));
+    });
     this.updateStmt = this.db.prepare<Row & { expected: number }>(
       `UPDATE tasks SET owner = @owner, state = @state, name = @name, created_at = @created_at,
          version = @version, tags = @tags, node = @node, lease_owner = @lease_owner,
@@ -421,7 +483,7 @@ export class SqliteTaskStore extends TaskStore {
       checkNewRecord(record);
       checkRecordLease(record);
       try {
-        this.insertStmt.run(toRow(record));
+        this.insertStmt.run(insertValues(record));
       } catch (err) {
         // Not `instanceof SqliteError`: the native addon keeps the class of whichever copy of
         // better-sqlite3 loaded it first, and test runners load one copy per test file.
@@ -434,20 +496,19 @@ export class SqliteTaskStore extends TaskStore {
   }
 
   /**
-   * Stores many new records in one transaction, through the same checks and statement as create:
-   * a bulk loader for seeding large stores (the benchmark), far faster than one commit each.
-   * Nothing is stored if any record is refused.
+   * Stores many new records in one transaction, through the same checks and rows as create (the
+   * tag trigger fills task_tags alike), BULK_ROWS records a statement: a bulk loader for seeding
+   * large stores (the benchmark), far faster than one commit each. Nothing is stored if any
+   * record is refused.
    */
   createMany(records: TaskRecord[]): Promise<void> {
-    return settle(() =>
-      this.db.transaction(() => {
-        for (const record of records) {
-          checkNewRecord(record);
-          checkRecordLease(record);
-          this.insertStmt.run(toRow(record));
-        }
-      })(),
-    );
+    return settle(() => {
+      for (const record of records) {
+        checkNewRecord(record);
+        checkRecordLease(record);
+      }
+      this.createManyTx(records);
+    });
   }
 
   get(id: string): Promise<TaskRecord | undefined> {
@@ -459,24 +520,38 @@ export class SqliteTaskStore extends TaskStore {
 
   list(query: TaskQuery): Promise<TaskPage> {
     return settle(() =>
-      toPage(
-        this.select<RecordRow & { id: string }>(query, RECORD_COLUMNS).map(fromRow),
-        query.pageSize,
-      ),
+      toPage(this.listRows<RecordRow>(query, RECORD_COLUMNS).map(fromRow), query.pageSize),
     );
   }
 
   listStates(query: TaskQuery): Promise<TaskStatePage> {
-    return settle(() =>
-      toPage(this.select<Pick<TaskRecord, 'id' | 'state'>>(query, 'state'), query.pageSize),
-    );
+    return settle(() => {
+      // Rows as arrays: better-sqlite3 builds each row object by its column names, slower than
+      // the object literal here (measured with scripts/store-bench.ts).
+      const rows = this.listRows<[string, TaskRecord['state']]>(query, 'state', { raw: true });
+      return toPage(
+        rows.map(([id, state]) => ({ id, state })),
+        query.pageSize,
+      );
+    });
   }
 
-  /** The rows of a list page (one more than its size), each with its id and `columns`. */
-  private select<T>(query: TaskQuery, columns: string): T[] {
+  /**
+   * The rows of a list page (one more than its size), each with its id and `columns`, as objects
+   * or, `raw`, as arrays in that order.
+   */
+  private listRows<T>(query: TaskQuery, columns: string, { raw = false } = {}): T[] {
     checkPageSize(query.pageSize);
     const { sql, params } = listStatement(query, columns);
-    return this.db.prepare<Record<string, string | number>, T>(sql).all(params);
+    let statement = this.listStmts.get(sql);
+    if (!statement) {
+      if (this.listStmts.size >= LIST_STATEMENTS) {
+        this.listStmts.delete(this.listStmts.keys().next().value as string);
+      }
+      statement = this.db.prepare<ListParams>(sql);
+      this.listStmts.set(sql, statement);
+    }
+    return statement.raw(raw).all(params) as T[];
   }
 
   countActiveByNode(): Promise<Map<string, number>> {
