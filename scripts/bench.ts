@@ -9,6 +9,7 @@ import { monotonicFactory } from 'ulid';
 import { newTaskRecord, type TaskRecord } from '@protes/core';
 import { SqliteTaskStore } from '@protes/persistence';
 import { DIST, nodesEnv, startGateway, startNode, startSimulator, type Started } from './processes';
+import { SEED_TASK, seedStore } from './seed-store';
 
 /*
  * `npm run bench` (not part of `npm test`): the targets of issue 10 measured from outside, each
@@ -152,27 +153,11 @@ function memoryMb(pid: number): { rss: number; peak: number } {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const TASK = { name: 'bench', executors: [{ image: 'alpine', command: ['true'] }] };
-const FINISHED = ['COMPLETE', 'EXECUTOR_ERROR', 'CANCELED'] as const;
 
 /**
  * Adds tasks to the store until it holds `total`, in transactions of 10,000 records: finished
  * ones in three states, each tagged with one of ten `bench` values, ids in creation order.
  */
-async function seed(store: SqliteTaskStore, from: number, total: number): Promise<void> {
-  const id = monotonicFactory();
-  const start = Date.now() - total;
-  for (let at = from; at < total; at += 10_000) {
-    const batch: TaskRecord[] = [];
-    for (let i = at; i < Math.min(total, at + 10_000); i++) {
-      const task = { ...TASK, name: `bench-${i % 100}`, tags: { bench: String(i % 10) } };
-      const record = newTaskRecord(id(start + i).toLowerCase(), 'anonymous', task);
-      batch.push({ ...record, state: FINISHED[i % 3], node: 'sim-0', remoteId: `r${i}` });
-    }
-    await store.createMany(batch);
-  }
-}
-
 interface Row {
   figure: string;
   value: number;
@@ -274,7 +259,7 @@ async function main(): Promise<void> {
     let gateway: Started | undefined;
     for (const size of options.sizes) {
       const began = Date.now();
-      await seed(store, seeded, size);
+      await seedStore(store, seeded, size);
       seeded = size;
       console.log(`seeded ${size} tasks in ${((Date.now() - began) / 1000).toFixed(1)} s`);
       gateway = await start(gatewayProcess(gatewayEnv([sim])));
@@ -337,7 +322,7 @@ async function main(): Promise<void> {
     if (!gateway) throw new Error('no sizes');
     const api = `${gateway.url}/ga4gh/tes/v1`;
     const created = (await (
-      await fetch(`${api}/tasks`, { method: 'POST', body: JSON.stringify(TASK) })
+      await fetch(`${api}/tasks`, { method: 'POST', body: JSON.stringify(SEED_TASK) })
     ).json()) as { id: string };
     await sleep(2000);
     const authGateway = await start(gatewayProcess(gatewayEnv([sim], authEnv)));
@@ -403,7 +388,7 @@ async function main(): Promise<void> {
     // Target 2: creation, against bare Fastify and the simulator itself; then with a slow node.
     const post = {
       method: 'POST',
-      body: JSON.stringify(TASK),
+      body: JSON.stringify(SEED_TASK),
       headers: { 'content-type': 'application/json' },
     };
     const creates = await load(`${api}/tasks`, options.durationS, 16, post);
@@ -498,7 +483,7 @@ async function trackingRows(
   }
   const path = join(dir, 'tracked.db');
   const store = new SqliteTaskStore({ path });
-  const id = monotonicFactory();
+  const id = monotonicFactory(Math.random);
   const perNode = Math.ceil(options.tracked / options.nodes);
   const began = Date.now();
   await Promise.all(
@@ -509,10 +494,10 @@ async function trackingRows(
         const response = await fetch(`${sim.url}/ga4gh/tes/v1/tasks`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ ...TASK, tags: { protes_id: gatewayId } }),
+          body: JSON.stringify({ ...SEED_TASK, tags: { protes_id: gatewayId } }),
         });
         const { id: remoteId } = (await response.json()) as { id: string };
-        const record = newTaskRecord(gatewayId, 'anonymous', TASK);
+        const record = newTaskRecord(gatewayId, 'anonymous', SEED_TASK);
         records.push({ ...record, state: 'RUNNING', node: `sim-${n}`, remoteId });
       }
       await store.createMany(records);
