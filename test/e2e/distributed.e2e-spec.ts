@@ -7,21 +7,15 @@ import { SqliteTaskStore } from '@protes/persistence';
 import { lockBroker } from '@protes/tracking/rmq-test-lock';
 import type { TesState, TesTask, TesTaskRequest } from '@protes/tes';
 import { connect } from 'amqplib';
-import {
-  nodesEnv,
-  startGateway,
-  startTracker,
-  type Started,
-  TRACKER_READY,
-} from '../../scripts/processes';
+import { nodesEnv, startGateway, startTracker, type Started } from '../../scripts/processes';
 import { TASK_EVENT_PATTERN } from '@protes/tracking';
 import {
   CheckedApi,
+  copiesOnNodes,
   isTerminalState,
-  simCall,
+  leaseOwnerOf,
   startSimulators,
   tail,
-  TES_PATH,
   waitFor,
 } from './helpers';
 
@@ -124,15 +118,6 @@ async function publishRaw(taskIds: string[]): Promise<void> {
   }
 }
 
-/** The tracker's name in leases, from the line it printed when ready. */
-function ownerOf(tracker: Started): string {
-  const owner = / tracker (\S+) listening/.exec(tracker.readyLine)?.[1];
-  if (!owner || !TRACKER_READY.test(tracker.readyLine)) {
-    throw new Error(`no owner in the ready line ${tracker.readyLine}`);
-  }
-  return owner;
-}
-
 /** queueState, undefined while the broker does not answer. */
 const queueStateOrNothing = () => queueState().catch(() => undefined);
 
@@ -171,22 +156,6 @@ async function submit(from: number, to: number): Promise<{ ids: string[]; slowes
     }),
   );
   return { ids, slowestMs };
-}
-
-/** Every task a node holds, in the BASIC view (with tags), walking all pages. */
-async function nodeTasks(node: string): Promise<TesTask[]> {
-  const tasks: TesTask[] = [];
-  let token = '';
-  do {
-    const query = `view=BASIC&page_size=500${token ? `&page_token=${token}` : ''}`;
-    const { status, body } = await simCall<{ tasks: TesTask[]; next_page_token?: string }>(
-      `${sims.get(node)?.url}${TES_PATH}/tasks?${query}`,
-    );
-    expect(status).toBe(200);
-    tasks.push(...body.tasks);
-    token = body.next_page_token ?? '';
-  } while (token);
-  return tasks;
 }
 
 const processes = (): Started[] => [...trackers, ...(gateway ? [gateway] : []), ...sims.values()];
@@ -267,7 +236,7 @@ if (AMQP_URL) {
       // One tracker dies without a word, holding tasks: its leases expire and the other tracker
       // takes them over.
       const victim = trackers[0];
-      const victimOwner = ownerOf(victim);
+      const victimOwner = leaseOwnerOf(victim);
       const store = new SqliteTaskStore({ path: join(dir, 'protes.db') });
       let held: string[] = [];
       try {
@@ -326,14 +295,8 @@ if (AMQP_URL) {
       );
 
       // No node was asked to run a task twice: each gateway id is on exactly one node, once.
-      const copies = new Map<string, string[]>();
-      for (const node of NODE_NAMES) {
-        for (const remote of await nodeTasks(node)) {
-          const id = remote.tags?.protes_id ?? `(no protes_id: ${remote.id})`;
-          copies.set(id, [...(copies.get(id) ?? []), node]);
-        }
-      }
-      const twice = [...copies].filter(([, nodes]) => nodes.length !== 1);
+      const copies = await copiesOnNodes(sims);
+      const twice = [...copies].filter(([, on]) => on.length !== 1);
       expect(twice).toEqual([]);
       expect([...copies.keys()].sort()).toEqual([...submitted].sort());
 
