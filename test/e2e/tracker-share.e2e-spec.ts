@@ -215,12 +215,21 @@ if (AMQP_URL) {
       async (signal) => {
         // Two trackers again (the previous variant stopped one), both with tasks.
         if (trackers.length < 2) trackers.push(await startTracker(env()));
-        submitted.push(...(await wave(WAVE_SIZE)));
         const [victim, survivor] = trackers;
         const [victimOwner, survivorOwner] = [victim, survivor].map(leaseOwnerOf);
-        const records = await placedAndHeld(submitted.filter((id) => !ended.has(id)));
-        const victims = records.filter((r) => holderOf(r, Date.now()) === victimOwner);
-        expect(victims.length).toBeGreaterThan(0);
+        submitted.push(...(await wave(WAVE_SIZE)));
+        // Stopped amid its work: while it forwards a task of the wave (held, not yet on a node).
+        const victims = await waitFor(
+          'the tracker to stop to be forwarding a task',
+          async () => {
+            const now = Date.now();
+            const held = (await store.listUnfinished()).filter(
+              (r) => holderOf(r, now) === victimOwner,
+            );
+            return held.some((r) => !r.remoteId) && held.map((r) => r.id);
+          },
+          { timeoutMs: 30_000, intervalMs: 10 },
+        );
 
         await victim.stop(signal);
         trackers.shift();
@@ -228,21 +237,22 @@ if (AMQP_URL) {
           // A tracker that stops in order frees its leases on the way out: no waiting for them
           // to expire.
           const after = await store.listUnfinished();
-          expect(after.filter((r) => r.lease?.owner === victimOwner)).toEqual([]);
+          expect(after.filter((r) => r.lease?.owner === victimOwner).map((r) => r.id)).toEqual([]);
         }
 
         let counts = new Map<string | undefined, number>();
         await waitFor(
-          `the survivor to hold every task`,
+          'the survivor to hold every task, each on a node',
           async () => {
             const unfinished = await store.listUnfinished();
             counts = shares(unfinished);
-            return counts.get(survivorOwner) === unfinished.length;
+            const all = counts.get(survivorOwner) === unfinished.length;
+            return all && unfinished.every((r) => r.remoteId);
           },
           { timeoutMs: 90_000, intervalMs: 200, describe: () => JSON.stringify([...counts]) },
         );
         const now = Date.now();
-        for (const { id } of victims) {
+        for (const id of victims) {
           const taken = await store.get(id);
           expect([id, taken && holderOf(taken, now)]).toEqual([id, survivorOwner]);
         }
