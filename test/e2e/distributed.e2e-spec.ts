@@ -7,11 +7,13 @@ import { SqliteTaskStore } from '@protes/persistence';
 import { lockBroker } from '@protes/tracking/rmq-test-lock';
 import type { TesState, TesTask, TesTaskRequest } from '@protes/tes';
 import { connect } from 'amqplib';
-import { nodesEnv, startGateway, startTracker, type Started } from '../../scripts/processes';
+import { startGateway, startTracker, type Started } from '../../scripts/processes';
 import { TASK_EVENT_PATTERN } from '@protes/tracking';
 import {
   CheckedApi,
   copiesOnNodes,
+  deleteQueue,
+  distributedEnv,
   isTerminalState,
   leaseOwnerOf,
   startSimulators,
@@ -52,25 +54,19 @@ let brokerStopped = false;
 let unlockBroker: (() => void) | undefined;
 
 function env(): NodeJS.ProcessEnv {
-  return {
-    PROTES_CONFIG: '',
-    PROTES_SERVER__PORT: '0',
-    PROTES_STORE__DRIVER: 'sqlite',
-    PROTES_STORE__SQLITE_PATH: join(dir, 'protes.db'),
-    PROTES_NODES: nodesEnv(NODE_NAMES.map((name) => ({ name, url: sims.get(name)?.url ?? '' }))),
-    PROTES_BUS__DRIVER: 'rabbitmq',
-    PROTES_BUS__URL: AMQP_URL,
-    PROTES_BUS__QUEUE: QUEUE,
-    PROTES_BUS__PREFETCH: '16',
-    PROTES_FORWARDING__TIMEOUT_MS: '5000',
-    PROTES_TRACKER__MIN_POLL_MS: '100',
-    PROTES_TRACKER__MAX_POLL_MS: '1000',
-    // Short leases, so that the killed tracker's tasks are taken over within seconds; a small
-    // batch, so that both trackers hold tasks when one is killed.
-    PROTES_TRACKER__LEASE_MS: '3000',
-    PROTES_TRACKER__CLAIM_BATCH: '60',
-    PROTES_LOG__LEVEL: 'error',
-  };
+  return distributedEnv(
+    dir,
+    sims,
+    { url: AMQP_URL ?? '', queue: QUEUE },
+    {
+      PROTES_BUS__PREFETCH: '16',
+      PROTES_FORWARDING__TIMEOUT_MS: '5000',
+      // Short leases, so that the killed tracker's tasks are taken over within seconds; a small
+      // batch, so that both trackers hold tasks when one is killed.
+      PROTES_TRACKER__LEASE_MS: '3000',
+      PROTES_TRACKER__CLAIM_BATCH: '60',
+    },
+  );
 }
 
 /** The i-th task of the run: a running time from 300 to 1500 ms, some forced to fail. */
@@ -181,13 +177,7 @@ if (AMQP_URL) {
     await Promise.all(trackers.map((t) => t.stop()));
     await gateway?.stop();
     await Promise.all([...sims.values()].map((s) => s.stop()));
-    try {
-      const connection = await connect(AMQP_URL);
-      await (await connection.createChannel()).deleteQueue(QUEUE);
-      await connection.close();
-    } catch {
-      // The queue is durable and named after the run; nothing else uses it.
-    }
+    await deleteQueue(AMQP_URL, QUEUE);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 

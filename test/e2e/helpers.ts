@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { NodeStatus } from '@protes/distribution';
 import type { TSchema } from '@sinclair/typebox';
+import { connect as connectAmqp } from 'amqplib';
 import {
   type ErrorResponse,
   ErrorResponseSchema,
@@ -18,7 +19,7 @@ import {
   TesTaskSchema,
   type TesView,
 } from '@protes/tes';
-import { startSimulator, type Started, TRACKER_READY } from '../../scripts/processes';
+import { nodesEnv, startSimulator, type Started, TRACKER_READY } from '../../scripts/processes';
 
 /** Where the gateway (and every TES node) serves the TES API. */
 export const TES_PATH = '/ga4gh/tes/v1';
@@ -515,4 +516,42 @@ export async function copiesOnNodes(
     }
   }
   return copies;
+}
+
+/**
+ * The environment of the gateway and trackers of a distributed-mode suite: the SQLite file in
+ * `dir` they all share, the simulators as nodes, RabbitMQ at `bus.url` with the suite's own queue,
+ * trackers polling fast. `extra` adds or overrides variables.
+ */
+export function distributedEnv(
+  dir: string,
+  sims: ReadonlyMap<string, Started>,
+  bus: { url: string; queue: string },
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  return {
+    PROTES_CONFIG: '',
+    PROTES_SERVER__PORT: '0',
+    PROTES_STORE__DRIVER: 'sqlite',
+    PROTES_STORE__SQLITE_PATH: join(dir, 'protes.db'),
+    PROTES_NODES: nodesEnv([...sims].map(([name, sim]) => ({ name, url: sim.url }))),
+    PROTES_BUS__DRIVER: 'rabbitmq',
+    PROTES_BUS__URL: bus.url,
+    PROTES_BUS__QUEUE: bus.queue,
+    PROTES_TRACKER__MIN_POLL_MS: '100',
+    PROTES_TRACKER__MAX_POLL_MS: '1000',
+    PROTES_LOG__LEVEL: 'error',
+    ...extra,
+  };
+}
+
+/** Deletes a suite's queue at the end; a failure is ignored (the queue is named after the run). */
+export async function deleteQueue(url: string, queue: string): Promise<void> {
+  try {
+    const connection = await connectAmqp(url);
+    await (await connection.createChannel()).deleteQueue(queue);
+    await connection.close();
+  } catch {
+    // Durable and named after the run: nothing else uses it.
+  }
 }

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import type { TaskRecord } from '@protes/core';
 import type { TesTask } from '@protes/tes';
 import { SqliteTaskStore } from '@protes/persistence';
-import { connect } from 'amqplib';
-import { nodesEnv, startGateway, startTracker, type Started } from '../../scripts/processes';
+import { startGateway, startTracker, type Started } from '../../scripts/processes';
 import {
   CheckedApi,
   copiesOnNodes,
+  deleteQueue,
+  distributedEnv,
   leaseOwnerOf,
   runTask,
   scrape,
@@ -65,23 +66,17 @@ let api: CheckedApi;
 let store: SqliteTaskStore;
 
 function env(): NodeJS.ProcessEnv {
-  return {
-    PROTES_CONFIG: '',
-    PROTES_SERVER__PORT: '0',
-    PROTES_STORE__DRIVER: 'sqlite',
-    PROTES_STORE__SQLITE_PATH: join(dir, 'protes.db'),
-    PROTES_NODES: nodesEnv(NODE_NAMES.map((name) => ({ name, url: sims.get(name)?.url ?? '' }))),
-    PROTES_BUS__DRIVER: 'rabbitmq',
-    PROTES_BUS__URL: AMQP_URL,
-    PROTES_BUS__QUEUE: QUEUE,
-    PROTES_TRACKER__MIN_POLL_MS: '100',
-    PROTES_TRACKER__MAX_POLL_MS: '1000',
-    // Short leases, so that a killed tracker's tasks are taken over within seconds; far longer
-    // than a wave's pause, so that none expires meanwhile.
-    PROTES_TRACKER__LEASE_MS: String(LEASE_MS),
-    PROTES_TRACKER__CLAIM_BATCH: String(CLAIM_BATCH),
-    PROTES_LOG__LEVEL: 'error',
-  };
+  return distributedEnv(
+    dir,
+    sims,
+    { url: AMQP_URL ?? '', queue: QUEUE },
+    {
+      // Short leases, so that a killed tracker's tasks are taken over within seconds; far longer
+      // than a wave's pause, so that none expires meanwhile.
+      PROTES_TRACKER__LEASE_MS: String(LEASE_MS),
+      PROTES_TRACKER__CLAIM_BATCH: String(CLAIM_BATCH),
+    },
+  );
 }
 
 /** Submits `count` tasks at once; returns their ids. */
@@ -148,13 +143,7 @@ if (AMQP_URL) {
     await Promise.all(trackers.map((t) => t.stop()));
     await gateway?.stop();
     await Promise.all([...sims.values()].map((s) => s.stop()));
-    try {
-      const connection = await connect(AMQP_URL);
-      await (await connection.createChannel()).deleteQueue(QUEUE);
-      await connection.close();
-    } catch {
-      // The queue is durable and named after the run; nothing else uses it.
-    }
+    await deleteQueue(AMQP_URL, QUEUE);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
