@@ -153,13 +153,13 @@ if (AMQP_URL) {
     const ended = new Set<string>();
 
     it(`holds within 25% of each other after ${WAVES} waves of ${WAVE_SIZE} tasks`, async () => {
+      let records: TaskRecord[] = [];
       for (let i = 0; i < WAVES; i++) {
         // Each tracker resumes first every other wave, and the next wave comes once this one is
         // held, so that each is one pile that both could take.
         submitted.push(...(await pileUp(i % 2 ? [...trackers].reverse() : trackers)));
-        await placedAndHeld(submitted);
+        records = await placedAndHeld(submitted);
       }
-      const records = await placedAndHeld(submitted);
 
       const owners = trackers.map(leaseOwnerOf);
       const counts = shares(records);
