@@ -7,21 +7,17 @@ import { SqliteTaskStore } from '@protes/persistence';
 import { lockBroker } from '@protes/tracking/rmq-test-lock';
 import type { TesState, TesTask, TesTaskRequest } from '@protes/tes';
 import { connect } from 'amqplib';
-import {
-  nodesEnv,
-  startGateway,
-  startTracker,
-  type Started,
-  TRACKER_READY,
-} from '../../scripts/processes';
+import { startGateway, startTracker, type Started } from '../../scripts/processes';
 import { TASK_EVENT_PATTERN } from '@protes/tracking';
 import {
   CheckedApi,
+  copiesOnNodes,
+  deleteQueue,
+  distributedEnv,
   isTerminalState,
-  simCall,
+  leaseOwnerOf,
   startSimulators,
   tail,
-  TES_PATH,
   waitFor,
 } from './helpers';
 
@@ -58,25 +54,19 @@ let brokerStopped = false;
 let unlockBroker: (() => void) | undefined;
 
 function env(): NodeJS.ProcessEnv {
-  return {
-    PROTES_CONFIG: '',
-    PROTES_SERVER__PORT: '0',
-    PROTES_STORE__DRIVER: 'sqlite',
-    PROTES_STORE__SQLITE_PATH: join(dir, 'protes.db'),
-    PROTES_NODES: nodesEnv(NODE_NAMES.map((name) => ({ name, url: sims.get(name)?.url ?? '' }))),
-    PROTES_BUS__DRIVER: 'rabbitmq',
-    PROTES_BUS__URL: AMQP_URL,
-    PROTES_BUS__QUEUE: QUEUE,
-    PROTES_BUS__PREFETCH: '16',
-    PROTES_FORWARDING__TIMEOUT_MS: '5000',
-    PROTES_TRACKER__MIN_POLL_MS: '100',
-    PROTES_TRACKER__MAX_POLL_MS: '1000',
-    // Short leases, so that the killed tracker's tasks are taken over within seconds; a small
-    // batch, so that both trackers hold tasks when one is killed.
-    PROTES_TRACKER__LEASE_MS: '3000',
-    PROTES_TRACKER__CLAIM_BATCH: '60',
-    PROTES_LOG__LEVEL: 'error',
-  };
+  return distributedEnv(
+    dir,
+    sims,
+    { url: AMQP_URL ?? '', queue: QUEUE },
+    {
+      PROTES_BUS__PREFETCH: '16',
+      PROTES_FORWARDING__TIMEOUT_MS: '5000',
+      // Short leases, so that the killed tracker's tasks are taken over within seconds; a small
+      // batch, so that both trackers hold tasks when one is killed.
+      PROTES_TRACKER__LEASE_MS: '3000',
+      PROTES_TRACKER__CLAIM_BATCH: '60',
+    },
+  );
 }
 
 /** The i-th task of the run: a running time from 300 to 1500 ms, some forced to fail. */
@@ -124,15 +114,6 @@ async function publishRaw(taskIds: string[]): Promise<void> {
   }
 }
 
-/** The tracker's name in leases, from the line it printed when ready. */
-function ownerOf(tracker: Started): string {
-  const owner = / tracker (\S+) listening/.exec(tracker.readyLine)?.[1];
-  if (!owner || !TRACKER_READY.test(tracker.readyLine)) {
-    throw new Error(`no owner in the ready line ${tracker.readyLine}`);
-  }
-  return owner;
-}
-
 /** queueState, undefined while the broker does not answer. */
 const queueStateOrNothing = () => queueState().catch(() => undefined);
 
@@ -173,22 +154,6 @@ async function submit(from: number, to: number): Promise<{ ids: string[]; slowes
   return { ids, slowestMs };
 }
 
-/** Every task a node holds, in the BASIC view (with tags), walking all pages. */
-async function nodeTasks(node: string): Promise<TesTask[]> {
-  const tasks: TesTask[] = [];
-  let token = '';
-  do {
-    const query = `view=BASIC&page_size=500${token ? `&page_token=${token}` : ''}`;
-    const { status, body } = await simCall<{ tasks: TesTask[]; next_page_token?: string }>(
-      `${sims.get(node)?.url}${TES_PATH}/tasks?${query}`,
-    );
-    expect(status).toBe(200);
-    tasks.push(...body.tasks);
-    token = body.next_page_token ?? '';
-  } while (token);
-  return tasks;
-}
-
 const processes = (): Started[] => [...trackers, ...(gateway ? [gateway] : []), ...sims.values()];
 
 function stderrOfAll(): string {
@@ -212,13 +177,7 @@ if (AMQP_URL) {
     await Promise.all(trackers.map((t) => t.stop()));
     await gateway?.stop();
     await Promise.all([...sims.values()].map((s) => s.stop()));
-    try {
-      const connection = await connect(AMQP_URL);
-      await (await connection.createChannel()).deleteQueue(QUEUE);
-      await connection.close();
-    } catch {
-      // The queue is durable and named after the run; nothing else uses it.
-    }
+    await deleteQueue(AMQP_URL, QUEUE);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
@@ -267,7 +226,7 @@ if (AMQP_URL) {
       // One tracker dies without a word, holding tasks: its leases expire and the other tracker
       // takes them over.
       const victim = trackers[0];
-      const victimOwner = ownerOf(victim);
+      const victimOwner = leaseOwnerOf(victim);
       const store = new SqliteTaskStore({ path: join(dir, 'protes.db') });
       let held: string[] = [];
       try {
@@ -326,14 +285,8 @@ if (AMQP_URL) {
       );
 
       // No node was asked to run a task twice: each gateway id is on exactly one node, once.
-      const copies = new Map<string, string[]>();
-      for (const node of NODE_NAMES) {
-        for (const remote of await nodeTasks(node)) {
-          const id = remote.tags?.protes_id ?? `(no protes_id: ${remote.id})`;
-          copies.set(id, [...(copies.get(id) ?? []), node]);
-        }
-      }
-      const twice = [...copies].filter(([, nodes]) => nodes.length !== 1);
+      const copies = await copiesOnNodes(sims);
+      const twice = [...copies].filter(([, on]) => on.length !== 1);
       expect(twice).toEqual([]);
       expect([...copies.keys()].sort()).toEqual([...submitted].sort());
 

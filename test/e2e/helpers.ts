@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { NodeStatus } from '@protes/distribution';
 import type { TSchema } from '@sinclair/typebox';
+import { connect as connectAmqp } from 'amqplib';
 import {
   type ErrorResponse,
   ErrorResponseSchema,
@@ -18,7 +19,7 @@ import {
   TesTaskSchema,
   type TesView,
 } from '@protes/tes';
-import { startSimulator, type Started } from '../../scripts/processes';
+import { nodesEnv, startSimulator, type Started, TRACKER_READY } from '../../scripts/processes';
 
 /** Where the gateway (and every TES node) serves the TES API. */
 export const TES_PATH = '/ga4gh/tes/v1';
@@ -445,4 +446,112 @@ export function e2eGatewayEnv(
     PROTES_LOG__LEVEL: 'warn',
     ...extra,
   };
+}
+
+/** Prometheus text as series (`name{labels}`) and values. */
+export async function scrape(url: string): Promise<Map<string, number>> {
+  const answer = await fetch(`${url}/metrics`);
+  if (answer.status !== 200) throw new Error(`GET ${url}/metrics answered ${answer.status}`);
+  const series = new Map<string, number>();
+  for (const line of (await answer.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    series.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return series;
+}
+
+/** The sum of a metric's series whose labels include every `labels` pair. */
+export function total(
+  series: Map<string, number>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  let sum = 0;
+  for (const [key, value] of series) {
+    if (key !== name && !key.startsWith(`${name}{`)) continue;
+    const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    if (pairs.every((pair) => key.includes(pair))) sum += value;
+  }
+  return sum;
+}
+
+/** A tracker process's name in task leases, from the line it printed when ready. */
+export function leaseOwnerOf(tracker: Started): string {
+  const owner = / tracker (\S+) listening/.exec(tracker.readyLine)?.[1];
+  if (!owner || !TRACKER_READY.test(tracker.readyLine)) {
+    throw new Error(`no owner in the ready line ${tracker.readyLine}`);
+  }
+  return owner;
+}
+
+/** Every task a simulator holds, in the BASIC view (with tags), walking all pages. */
+export async function simTasks(sim: Started): Promise<TesTask[]> {
+  const tasks: TesTask[] = [];
+  let token = '';
+  do {
+    const query = `view=BASIC&page_size=500${token ? `&page_token=${token}` : ''}`;
+    const { status, body } = await simCall<{ tasks: TesTask[]; next_page_token?: string }>(
+      `${sim.url}${TES_PATH}/tasks?${query}`,
+    );
+    expectStatus({ status, body }, 200, `listing the tasks of ${sim.url}`);
+    tasks.push(...body.tasks);
+    token = body.next_page_token ?? '';
+  } while (token);
+  return tasks;
+}
+
+/**
+ * Where the nodes hold a copy of each gateway task (by the `protes_id` tag the gateway puts on
+ * what it forwards): the node's name and the copy, once per copy. A task run once has one entry.
+ */
+export async function copiesOnNodes(
+  sims: ReadonlyMap<string, Started>,
+): Promise<Map<string, { node: string; task: TesTask }[]>> {
+  const copies = new Map<string, { node: string; task: TesTask }[]>();
+  for (const [node, sim] of sims) {
+    for (const task of await simTasks(sim)) {
+      const id = task.tags?.protes_id ?? `(no protes_id: ${task.id})`;
+      copies.set(id, [...(copies.get(id) ?? []), { node, task }]);
+    }
+  }
+  return copies;
+}
+
+/**
+ * The environment of the gateway and trackers of a distributed-mode suite: the SQLite file in
+ * `dir` they all share, the simulators as nodes, RabbitMQ at `bus.url` with the suite's own queue,
+ * trackers polling fast. `extra` adds or overrides variables.
+ */
+export function distributedEnv(
+  dir: string,
+  sims: ReadonlyMap<string, Started>,
+  bus: { url: string; queue: string },
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  return {
+    PROTES_CONFIG: '',
+    PROTES_SERVER__PORT: '0',
+    PROTES_STORE__DRIVER: 'sqlite',
+    PROTES_STORE__SQLITE_PATH: join(dir, 'protes.db'),
+    PROTES_NODES: nodesEnv([...sims].map(([name, sim]) => ({ name, url: sim.url }))),
+    PROTES_BUS__DRIVER: 'rabbitmq',
+    PROTES_BUS__URL: bus.url,
+    PROTES_BUS__QUEUE: bus.queue,
+    PROTES_TRACKER__MIN_POLL_MS: '100',
+    PROTES_TRACKER__MAX_POLL_MS: '1000',
+    PROTES_LOG__LEVEL: 'error',
+    ...extra,
+  };
+}
+
+/** Deletes a suite's queue at the end; a failure is ignored (the queue is named after the run). */
+export async function deleteQueue(url: string, queue: string): Promise<void> {
+  try {
+    const connection = await connectAmqp(url);
+    await (await connection.createChannel()).deleteQueue(queue);
+    await connection.close();
+  } catch {
+    // Durable and named after the run: nothing else uses it.
+  }
 }

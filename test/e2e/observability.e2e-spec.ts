@@ -16,9 +16,11 @@ import {
   e2eGatewayEnv,
   isTerminalState,
   runTask,
+  scrape,
   simCall,
   startSimulators,
   TES_PATH,
+  total,
   waitFor,
 } from './helpers';
 
@@ -30,30 +32,6 @@ import {
 const RUN = `obs${Date.now().toString(36)}`;
 const SIM_ARGS = ['--queued-ms', '20', '--initializing-ms', '20', '--running-ms', '100'];
 const AMQP_URL = process.env.TEST_AMQP_URL;
-
-/** Prometheus text as series (`name{labels}`) and values. */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const answer = await fetch(`${url}/metrics`);
-  expect(answer.status).toBe(200);
-  const series = new Map<string, number>();
-  for (const line of (await answer.text()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}
-
-/** The sum of a metric's series whose labels include every `labels` pair. */
-function total(series: Map<string, number>, name: string, labels: Record<string, string> = {}) {
-  let sum = 0;
-  for (const [key, value] of series) {
-    if (key !== name && !key.startsWith(`${name}{`)) continue;
-    const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-    if (pairs.every((pair) => key.includes(pair))) sum += value;
-  }
-  return sum;
-}
 
 /** The JSON log lines a process wrote to stdout and stderr. */
 function logLines(process: Started): Record<string, unknown>[] {

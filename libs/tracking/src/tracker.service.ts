@@ -115,14 +115,26 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     this.scheduleRound(0);
   }
 
-  /** Before the store closes: the round in flight finishes its writes, then leases are freed. */
+  /**
+   * Before the store closes: the round in flight and the forwards under way finish their writes,
+   * then every lease is freed, so that the other trackers take the tasks over at once. Every one:
+   * the tasks forwarded meanwhile are not among those the last round found on a node.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.subscription?.unsubscribe();
     await this.round;
     await Promise.all(this.forwards.values());
-    await this.store.release(this.owner, [...this.taskNodes.keys()]).catch(() => undefined);
+    await this.store
+      .listHeld(this.owner)
+      .then((held) =>
+        this.store.release(
+          this.owner,
+          held.map((r) => r.id),
+        ),
+      )
+      .catch(() => undefined);
   }
 
   /**
