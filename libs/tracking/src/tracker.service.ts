@@ -201,22 +201,26 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     // From the store's index of leases (never every unfinished task); it parses only the records
     // that changed since its last answer.
     const held = await this.store.listHeld(this.owner);
-    this.taskNodes.clear();
     const byNode = new Map<string, TaskRecord[]>();
     const unsettled: TaskRecord[] = [];
     let unforwarded = false;
+    let bound = 0;
     for (const record of held) {
       if (!record.node || !record.remoteId) {
+        this.taskNodes.delete(record.id);
         unforwarded = true;
         this.startForward(record);
         continue;
       }
-      this.taskNodes.set(record.id, record.node);
+      // Updated in place, not rebuilt: most reads find every task where it was.
+      if (this.taskNodes.get(record.id) !== record.node) this.taskNodes.set(record.id, record.node);
+      bound++;
       const records = byNode.get(record.node);
       if (records) records.push(record);
       else byNode.set(record.node, [record]);
       if (record.attempts.some((a) => a.unsettled)) unsettled.push(record);
     }
+    if (this.taskNodes.size > bound) this.forgetAllBut(held);
     this.heldNodes = new Set(byNode.keys());
     this.readNext = unforwarded || unsettled.length > 0;
     const due = [...byNode].filter(([node]) => isDue(node));
@@ -226,6 +230,12 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     await eachLimited(unsettled, this.tracker.concurrency, (record) =>
       this.forwarding.cancelStrayCopies(record, this.actor),
     );
+  }
+
+  /** Forgets the nodes of the tasks no longer held (ended, released, taken over). */
+  private forgetAllBut(held: TaskRecord[]): void {
+    const ids = new Set(held.map((r) => r.id));
+    for (const id of this.taskNodes.keys()) if (!ids.has(id)) this.taskNodes.delete(id);
   }
 
   private async followNode(name: string, records: TaskRecord[]): Promise<void> {
