@@ -79,6 +79,14 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   private readonly nodeSchedule = new Map<string, PollSchedule>();
   /** Last known node of each task held, so an event can make its node due. */
   private readonly taskNodes = new Map<string, string>();
+  /** The nodes of the tasks held at the last read: a round reads them again once one is due. */
+  private heldNodes = new Set<string>();
+  /**
+   * Whether the next round reads the held tasks whether or not a node is due: the last read left
+   * work that every round retries (a task waiting for a node, a stray copy to cancel), or an event
+   * named a task not seen yet.
+   */
+  private readNext = true;
   private readonly listUnsupported = new Set<string>();
   /** When each node's tasks were last read (for lagSeconds); this tracker's start before that. */
   private readonly polledAt = new Map<string, number>();
@@ -149,6 +157,7 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       return;
     }
     for (const name of this.nodeSchedule.keys()) this.nodeSchedule.set(name, fast);
+    this.readNext = true;
     this.wake();
   }
 
@@ -184,38 +193,61 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     }, delayMs);
   }
 
-  /** One pass: the tasks this tracker holds, grouped by node, for the nodes that are due. */
+  /**
+   * One pass: the tasks this tracker holds, grouped by node, for the nodes that are due. The held
+   * tasks are read only when there is something to do with them: a node of theirs is due, the
+   * claim took new ones, or the last read left work for every round (tasks waiting for a node,
+   * stray copies to cancel). Idle, with every node backed off, a round is the claim alone.
+   */
   async runRound(): Promise<void> {
-    const held = await this.heldTasks();
-    this.taskNodes.clear();
+    // At most tracker.claimBatch new tasks, so that trackers share new work evenly, and the
+    // renewal of the leases it holds that are due (none most rounds).
+    const claimed = await this.store.claim(
+      this.owner,
+      this.tracker.leaseMs,
+      this.tracker.claimBatch,
+    );
+    const now = Date.now();
+    const isDue = (node: string) => (this.nodeSchedule.get(node)?.nextAt ?? 0) <= now;
+    if (!claimed.length && !this.readNext && ![...this.heldNodes].some(isDue)) return;
+    // From the store's index of leases (never every unfinished task); it parses only the records
+    // that changed since its last answer.
+    const held = await this.store.listHeld(this.owner);
     const byNode = new Map<string, TaskRecord[]>();
+    const unsettled: TaskRecord[] = [];
+    let unforwarded = false;
+    let bound = 0;
     for (const record of held) {
       if (!record.node || !record.remoteId) {
+        this.taskNodes.delete(record.id);
+        unforwarded = true;
         this.startForward(record);
         continue;
       }
-      this.taskNodes.set(record.id, record.node);
-      byNode.set(record.node, [...(byNode.get(record.node) ?? []), record]);
+      // Updated in place, not rebuilt: most reads find every task where it was.
+      if (this.taskNodes.get(record.id) !== record.node) this.taskNodes.set(record.id, record.node);
+      bound++;
+      const records = byNode.get(record.node);
+      if (records) records.push(record);
+      else byNode.set(record.node, [record]);
+      if (record.attempts.some((a) => a.unsettled)) unsettled.push(record);
     }
-    const now = Date.now();
-    const due = [...byNode].filter(([node]) => (this.nodeSchedule.get(node)?.nextAt ?? 0) <= now);
+    if (this.taskNodes.size > bound) this.forgetAllBut(held);
+    this.heldNodes = new Set(byNode.keys());
+    this.readNext = unforwarded || unsettled.length > 0;
+    const due = [...byNode].filter(([node]) => isDue(node));
     await eachLimited(due, this.tracker.concurrency, ([node, records]) =>
       this.followNode(node, records),
     );
-    const unsettled = held.filter((r) => r.node && r.attempts.some((a) => a.unsettled));
     await eachLimited(unsettled, this.tracker.concurrency, (record) =>
       this.forwarding.cancelStrayCopies(record, this.actor),
     );
   }
 
-  /**
-   * The tasks leased to this tracker, read from the store's index of leases (never every unfinished
-   * task). Each round first claims: at most `tracker.claimBatch` new tasks, so that trackers share
-   * new work evenly, and the renewal of the leases it holds that are due (none most rounds).
-   */
-  private async heldTasks(): Promise<TaskRecord[]> {
-    await this.store.claim(this.owner, this.tracker.leaseMs, this.tracker.claimBatch);
-    return this.store.listHeld(this.owner);
+  /** Forgets the nodes of the tasks no longer held (ended, released, taken over). */
+  private forgetAllBut(held: TaskRecord[]): void {
+    const ids = new Set(held.map((r) => r.id));
+    for (const id of this.taskNodes.keys()) if (!ids.has(id)) this.taskNodes.delete(id);
   }
 
   private async followNode(name: string, records: TaskRecord[]): Promise<void> {
@@ -243,8 +275,12 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     }
     this.polledAt.set(name, Date.now());
     this.polls.next({ node: name, ok: true });
+    // Most tasks are as the store has them: only the others cost a call or a write.
+    const unlike = records.filter(
+      (r) => r.cancelRequested || states?.get(r.remoteId ?? '') !== r.state,
+    );
     let changed = false;
-    await eachLimited(records, this.tracker.concurrency, async (record) => {
+    await eachLimited(unlike, this.tracker.concurrency, async (record) => {
       if (await this.followTask(record, node, states?.get(record.remoteId ?? ''))) changed = true;
     });
     if (changed) this.nodeSchedule.set(name, { nextAt: 0, intervalMs: this.tracker.minPollMs });
@@ -426,7 +462,7 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
    */
   lagSeconds(now = Date.now()): number {
     let lagMs = 0;
-    for (const node of new Set(this.taskNodes.values())) {
+    for (const node of this.heldNodes) {
       const intervalMs = this.nodeSchedule.get(node)?.intervalMs ?? this.tracker.minPollMs;
       const since = this.polledAt.get(node) ?? this.startedAt;
       lagMs = Math.max(lagMs, now - since - intervalMs);
