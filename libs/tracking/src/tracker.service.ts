@@ -46,6 +46,14 @@ async function eachLimited<T>(
   await Promise.all(workers);
 }
 
+/** Waits for `work` to settle, or for `ms`, whichever comes first. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([work.catch(() => undefined), elapsed]);
+  clearTimeout(timer);
+}
+
 /** HTTP statuses by which a node says it does not serve ListTasks. */
 const NO_LIST = new Set([404, 405, 501]);
 
@@ -92,6 +100,12 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
    * of its slots, must not hold up the following of other tasks), one per task.
    */
   private readonly forwards = new Map<string, Promise<void>>();
+  /**
+   * Tasks that ended while a copy may still show up on a node (an attempt with an unknown outcome,
+   * a node lost while unreachable), as last written: ended tasks are no longer claimed, so the
+   * tracker that ended one asks those nodes for it each round until the copy is found and canceled.
+   */
+  private readonly endedWithStrays = new Map<string, TaskRecord>();
   private roundRunning = false;
   private wakeRequested = false;
   private subscription?: Subscription;
@@ -112,17 +126,31 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
 
   onApplicationBootstrap(): void {
     this.subscription = this.events.subscribe((event) => this.pollSoon(event.taskId));
+    this.subscription.add(
+      this.lifecycle.applied.subscribe(({ record }) => this.watchEnded(record)),
+    );
     this.scheduleRound(0);
   }
 
-  /** Before the store closes: the round in flight finishes its writes, then leases are freed. */
+  /**
+   * Before the store closes (SIGTERM): no new round and no new send; the round and the sends under
+   * way are waited for, up to tracker.shutdownGraceMs (at most tracker.leaseMs, for which the tasks
+   * being sent are held), so that each answer is recorded; then the leases are freed, but those of
+   * sends still unanswered: their tasks are taken up again once the leases expire, and the node
+   * asked first. What was not sent stays in the outbox, free for the next start or another tracker.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.subscription?.unsubscribe();
-    await this.round;
-    await Promise.all(this.forwards.values());
-    await this.store.release(this.owner, [...this.taskNodes.keys()]).catch(() => undefined);
+    this.forwarding.stop();
+    const sending = [...this.forwards.keys()];
+    await this.store.renew(this.owner, sending, this.tracker.leaseMs).catch(() => []);
+    const graceMs = Math.min(this.tracker.shutdownGraceMs, this.tracker.leaseMs);
+    await settledWithin(Promise.all([this.round, ...this.forwards.values()]), graceMs);
+    const held = await this.store.listHeld(this.owner).catch(() => []);
+    const free = held.map((r) => r.id).filter((id) => !this.forwards.has(id));
+    await this.store.release(this.owner, free).catch(() => undefined);
   }
 
   /**
@@ -190,7 +218,10 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     await eachLimited(due, this.tracker.concurrency, ([node, records]) =>
       this.followNode(node, records),
     );
-    const unsettled = held.filter((r) => r.node && r.attempts.some((a) => a.unsettled));
+    const unsettled = [
+      ...held.filter((r) => r.node && r.attempts.some((a) => a.unsettled)),
+      ...this.endedWithStrays.values(),
+    ];
     await eachLimited(unsettled, this.tracker.concurrency, (record) =>
       this.forwarding.cancelStrayCopies(record, this.actor),
     );
@@ -329,9 +360,16 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
+  /** Keeps an ended task with an unsettled attempt in endedWithStrays, until none is left. */
+  private watchEnded(record: TaskRecord): void {
+    if (!isTerminal(record.state)) return;
+    if (record.attempts.some((a) => a.unsettled)) this.endedWithStrays.set(record.id, record);
+    else this.endedWithStrays.delete(record.id);
+  }
+
   /** Forwards a task with no node (from the outbox, or resubmitted), unless one is under way. */
   private startForward(record: TaskRecord): void {
-    if (this.forwards.has(record.id)) return;
+    if (this.stopped || this.forwards.has(record.id)) return;
     const done = this.forwardOne(record)
       .catch((error: unknown) =>
         this.logger.error(`task ${record.id}: forwarding failed: ${String(error)}`),

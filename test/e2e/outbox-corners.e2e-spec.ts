@@ -1,0 +1,150 @@
+import { loggedErrors, runTask, waitFor } from './helpers';
+import {
+  copiesOn,
+  historyOf,
+  LONG,
+  OutboxLab,
+  pause,
+  resume,
+  SCENARIO_MS,
+  type Node,
+} from './outbox-lab';
+
+/**
+ * The outbox's corners end to end (real gateway and simulator processes, see outbox-lab.ts): a copy
+ * a node creates after the task ended, a client's cancel while the only node does not answer, and
+ * a graceful stop with forwards in flight. Nothing here asserts a duration.
+ */
+
+const RUN = `obc${Date.now().toString(36)}`;
+
+let lab: OutboxLab;
+
+beforeAll(() => {
+  lab = new OutboxLab();
+});
+
+afterAll(() => lab.close(), 30_000);
+
+/** Waits until the node holds copies of the task and every one of them is canceled. */
+const allCanceledOn = (node: Node, id: string) =>
+  waitFor(
+    `the copies of ${id} on ${node.name} to be canceled`,
+    async () => {
+      const copies = await copiesOn(node, id);
+      return copies.length > 0 && copies.every((t) => t.state === 'CANCELED');
+    },
+    { timeoutMs: 30_000 },
+  );
+
+describe('the outbox, at its corners', () => {
+  it(
+    'cancels a copy the node creates after the task ended SYSTEM_ERROR, and the task stays SYSTEM_ERROR',
+    async () => {
+      const slow = await lab.node('late-end');
+      const { api } = await lab.gateway('late-end', [slow], {
+        PROTES_TRACKER__NODE_LOST_AFTER_MS: '1000',
+      });
+      pause(slow);
+      const id = await api.create(runTask(RUN, 'late-end', LONG));
+      // Every attempt times out, and the node's breaker opens: no node is left to take the task.
+      await api.waitForState(id, 'SYSTEM_ERROR', 60_000);
+      // The node now handles the creates it was sent: the copies it makes run for nobody.
+      resume(slow);
+      await allCanceledOn(slow, id);
+      const task = await api.get(id, 'FULL');
+      expect(task.state).toBe('SYSTEM_ERROR');
+      const late = historyOf(task).filter((h) => h.event === 'copyCanceled');
+      expect(late.length).toBeGreaterThan(0);
+      expect(late.every((h) => h.to === 'SYSTEM_ERROR' && h.node === 'late-end')).toBe(true);
+    },
+    SCENARIO_MS,
+  );
+
+  it(
+    "ends CANCELED when the client cancels while the node it was sent to does not answer, and cancels the node's late copy",
+    async () => {
+      const silent = await lab.node('silent');
+      const { api } = await lab.gateway('silent', [silent], {
+        PROTES_TRACKER__NODE_LOST_AFTER_MS: '1000',
+      });
+      pause(silent);
+      const id = await api.create(runTask(RUN, 'cancel-pending', LONG));
+      await waitFor('the task to be sent', async () =>
+        historyOf(await api.get(id, 'FULL')).some((h) => h.event === 'attempting'),
+      );
+      expect((await api.cancel(id)).status).toBe(200);
+      const ended = await api.waitForState(id, 'CANCELED', 60_000);
+      expect(ended.state).toBe('CANCELED');
+      resume(silent);
+      await allCanceledOn(silent, id);
+      expect((await api.get(id)).state).toBe('CANCELED');
+    },
+    SCENARIO_MS,
+  );
+
+  it(
+    'ends CANCELED when the client cancels a task queued on a node that then stays unreachable past tracker.nodeLostAfterMs, and cancels its copy when it returns',
+    async () => {
+      // The node keeps its tasks QUEUED: the task is pending there when the node goes silent.
+      const gone = await lab.node('gone', ['--queued-ms', '600000']);
+      const { api } = await lab.gateway('gone', [gone], {
+        PROTES_TRACKER__NODE_LOST_AFTER_MS: '1000',
+      });
+      const id = await api.create(runTask(RUN, 'cancel-lost'));
+      await api.placed(id);
+      pause(gone);
+      expect((await api.cancel(id)).status).toBe(200);
+      // The node never confirms; once it counts as lost, the cancel the client asked for is done.
+      const ended = await api.waitForState(id, ['CANCELED', 'SYSTEM_ERROR'], 60_000);
+      expect(ended.state).toBe('CANCELED');
+      resume(gone);
+      await allCanceledOn(gone, id);
+      expect((await api.get(id)).state).toBe('CANCELED');
+    },
+    SCENARIO_MS,
+  );
+
+  it(
+    'on SIGTERM, records the forwards in flight, sends nothing new, and the next start forwards the rest exactly once',
+    async () => {
+      // Every TES call to this node takes 3 s; one create at a time; the stop waits up to 4.5 s.
+      const slow = await lab.node('sigterm', ['--latency-ms', '3000']);
+      const env = {
+        PROTES_FORWARDING__TIMEOUT_MS: '20000',
+        PROTES_FORWARDING__CONCURRENCY_PER_NODE: '1',
+        PROTES_TRACKER__LEASE_MS: '10000',
+        PROTES_TRACKER__SHUTDOWN_GRACE_MS: '4500',
+      };
+      const first = await lab.gateway('sigterm', [slow], env);
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(await first.api.create(runTask(RUN, `sigterm-${i}`)));
+      const sending = await waitFor('one task to be sent', async () => {
+        for (const id of ids) {
+          const entries = historyOf(await first.api.get(id, 'FULL'));
+          if (entries.some((h) => h.event === 'attempting')) return { id, by: entries.at(-1)?.by };
+        }
+        return undefined;
+      });
+      await first.gateway.stop('SIGTERM');
+      expect(loggedErrors(first.gateway)).toBe('');
+
+      const second = await lab.gateway('sigterm', [slow], env);
+      const ended = await second.api.waitForAllEnded(ids, 60_000);
+      for (const id of ids) {
+        const task = ended.get(id);
+        expect(task?.state).toBe('COMPLETE');
+        expect(await copiesOn(slow, id)).toHaveLength(1);
+        const byFirst = historyOf(await second.api.get(id, 'FULL')).filter(
+          (h) => h.by.id === sending.by?.id,
+        );
+        // The one in flight was recorded by the process that sent it, before it stopped; the
+        // others were left in the outbox for the next start.
+        expect(byFirst.map((h) => h.event)).toEqual(
+          id === sending.id ? ['attempting', 'forwarded'] : [],
+        );
+      }
+    },
+    SCENARIO_MS,
+  );
+});
