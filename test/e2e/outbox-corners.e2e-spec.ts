@@ -1,4 +1,7 @@
-import { loggedErrors, runTask, waitFor } from './helpers';
+import { lockBroker } from '@protes/tracking/rmq-test-lock';
+import { connect } from 'amqplib';
+import type { Started } from '../../scripts/processes';
+import { type CheckedApi, loggedErrors, runTask, waitFor } from './helpers';
 import {
   copiesOn,
   historyOf,
@@ -11,9 +14,10 @@ import {
 } from './outbox-lab';
 
 /**
- * The outbox's corners end to end (real gateway and simulator processes, see outbox-lab.ts): a copy
- * a node creates after the task ended, a client's cancel while the only node does not answer, and
- * a graceful stop with forwards in flight. Nothing here asserts a duration.
+ * The outbox's corners end to end (real gateway, tracker and simulator processes, see
+ * outbox-lab.ts; RabbitMQ for the tracker): a copy a node creates after the task ended, a client's
+ * cancel while the only node does not answer, and a graceful stop with forwards in flight. Nothing
+ * here asserts a duration.
  */
 
 const RUN = `obc${Date.now().toString(36)}`;
@@ -104,45 +108,93 @@ describe('the outbox, at its corners', () => {
     },
     SCENARIO_MS,
   );
+});
 
+/** Every TES call to this node takes 3 s; one create at a time; a stop waits up to 4.5 s. */
+const SLOW_NODE = ['--latency-ms', '3000'];
+const SIGTERM_ENV = {
+  PROTES_FORWARDING__TIMEOUT_MS: '20000',
+  PROTES_FORWARDING__CONCURRENCY_PER_NODE: '1',
+  PROTES_TRACKER__LEASE_MS: '10000',
+  PROTES_TRACKER__SHUTDOWN_GRACE_MS: '4500',
+};
+
+/**
+ * Three tasks for a slow node, and SIGTERM to the process that forwards them while the first is
+ * being sent; then a new one. `forwarder` starts that process (the standalone gateway, or a
+ * tracker) and gives the API to read the tasks through.
+ */
+async function stopWhileSending(
+  forwarder: () => Promise<{ process: Started; api: CheckedApi }>,
+  slow: Node,
+): Promise<void> {
+  const first = await forwarder();
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) ids.push(await first.api.create(runTask(RUN, `sigterm-${i}`)));
+  const sending = await waitFor('one task to be sent', async () => {
+    for (const id of ids) {
+      const entries = historyOf(await first.api.get(id, 'FULL'));
+      if (entries.some((h) => h.event === 'attempting')) return { id, by: entries.at(-1)?.by };
+    }
+    return undefined;
+  });
+  await first.process.stop('SIGTERM');
+  expect(loggedErrors(first.process)).toBe('');
+
+  const second = await forwarder();
+  const ended = await second.api.waitForAllEnded(ids, 60_000);
+  for (const id of ids) {
+    expect(ended.get(id)?.state).toBe('COMPLETE');
+    expect(await copiesOn(slow, id)).toHaveLength(1);
+    const byFirst = historyOf(await second.api.get(id, 'FULL')).filter(
+      (h) => h.by.id === sending.by?.id,
+    );
+    // The one in flight was recorded by the process that sent it, before it stopped; the others
+    // were left in the outbox for the next one.
+    expect(byFirst.map((h) => h.event)).toEqual(
+      id === sending.id ? ['attempting', 'forwarded'] : [],
+    );
+  }
+}
+
+describe('SIGTERM with forwards in flight', () => {
   it(
-    'on SIGTERM, records the forwards in flight, sends nothing new, and the next start forwards the rest exactly once',
+    'the standalone gateway records the forwards in flight, sends nothing new, and the next start forwards the rest exactly once',
     async () => {
-      // Every TES call to this node takes 3 s; one create at a time; the stop waits up to 4.5 s.
-      const slow = await lab.node('sigterm', ['--latency-ms', '3000']);
-      const env = {
-        PROTES_FORWARDING__TIMEOUT_MS: '20000',
-        PROTES_FORWARDING__CONCURRENCY_PER_NODE: '1',
-        PROTES_TRACKER__LEASE_MS: '10000',
-        PROTES_TRACKER__SHUTDOWN_GRACE_MS: '4500',
-      };
-      const first = await lab.gateway('sigterm', [slow], env);
-      const ids: string[] = [];
-      for (let i = 0; i < 3; i++) ids.push(await first.api.create(runTask(RUN, `sigterm-${i}`)));
-      const sending = await waitFor('one task to be sent', async () => {
-        for (const id of ids) {
-          const entries = historyOf(await first.api.get(id, 'FULL'));
-          if (entries.some((h) => h.event === 'attempting')) return { id, by: entries.at(-1)?.by };
-        }
-        return undefined;
-      });
-      await first.gateway.stop('SIGTERM');
-      expect(loggedErrors(first.gateway)).toBe('');
+      const slow = await lab.node('sigterm', SLOW_NODE);
+      await stopWhileSending(async () => {
+        const { gateway, api } = await lab.gateway('sigterm', [slow], SIGTERM_ENV);
+        return { process: gateway, api };
+      }, slow);
+    },
+    SCENARIO_MS,
+  );
 
-      const second = await lab.gateway('sigterm', [slow], env);
-      const ended = await second.api.waitForAllEnded(ids, 60_000);
-      for (const id of ids) {
-        const task = ended.get(id);
-        expect(task?.state).toBe('COMPLETE');
-        expect(await copiesOn(slow, id)).toHaveLength(1);
-        const byFirst = historyOf(await second.api.get(id, 'FULL')).filter(
-          (h) => h.by.id === sending.by?.id,
-        );
-        // The one in flight was recorded by the process that sent it, before it stopped; the
-        // others were left in the outbox for the next start.
-        expect(byFirst.map((h) => h.event)).toEqual(
-          id === sending.id ? ['attempting', 'forwarded'] : [],
-        );
+  const AMQP_URL = process.env.TEST_AMQP_URL;
+  (AMQP_URL ? it : it.skip)(
+    'so does a tracker (distributed mode; skipped without TEST_AMQP_URL), and the next tracker forwards the rest exactly once',
+    async () => {
+      // The broker may be restarted by the distributed suite: held while this test uses it.
+      const unlock = await lockBroker();
+      const queue = `protes.e2e.${RUN}`;
+      try {
+        const slow = await lab.node('sigterm-tracker', SLOW_NODE);
+        const bus = {
+          ...SIGTERM_ENV,
+          PROTES_BUS__DRIVER: 'rabbitmq',
+          PROTES_BUS__URL: AMQP_URL ?? '',
+          PROTES_BUS__QUEUE: queue,
+        };
+        const { api } = await lab.gateway('sigterm-tracker', [slow], bus);
+        await stopWhileSending(async () => {
+          const tracker = await lab.tracker('sigterm-tracker', [slow], bus);
+          return { process: tracker, api };
+        }, slow);
+      } finally {
+        unlock();
+        const connection = await connect(AMQP_URL ?? '');
+        await (await connection.createChannel()).deleteQueue(queue);
+        await connection.close();
       }
     },
     SCENARIO_MS,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TesTask } from '@protes/tes';
-import { startGateway, startSimulator, type Started } from '../../scripts/processes';
+import { startGateway, startSimulator, startTracker, type Started } from '../../scripts/processes';
 import { CheckedApi, e2eGatewayEnv, metadataOf, simCall, TES_PATH } from './helpers';
 
 /*
@@ -79,22 +79,31 @@ export class OutboxLab {
     nodes: Node[],
     extra: Record<string, string> = {},
   ): Promise<{ gateway: Started; api: CheckedApi }> {
-    const gateway = await startGateway(
-      e2eGatewayEnv(
-        this.dir,
-        nodes.map((n) => ({ name: n.name, url: `${n.started.url}${TES_PATH}`, health: HEALTH })),
-        {
-          PROTES_STORE__SQLITE_PATH: join(this.dir, `${label}.db`),
-          PROTES_MIDDLEWARE__CHAIN: '[]',
-          PROTES_TRACKER__LEASE_MS: '2000',
-          PROTES_FORWARDING__TIMEOUT_MS: '1000',
-          ...extra,
-        },
-      ),
-    );
+    const gateway = await startGateway(this.env(label, nodes, extra));
     this.processes.push(gateway);
     this.gateways.push(gateway);
     return { gateway, api: new CheckedApi(gateway.url) };
+  }
+
+  /** A tracker process beside such a gateway (distributed mode: `extra` names the bus). */
+  async tracker(label: string, nodes: Node[], extra: Record<string, string>): Promise<Started> {
+    const tracker = await startTracker(this.env(label, nodes, extra));
+    this.processes.push(tracker);
+    return tracker;
+  }
+
+  private env(label: string, nodes: Node[], extra: Record<string, string>) {
+    return e2eGatewayEnv(
+      this.dir,
+      nodes.map((n) => ({ name: n.name, url: `${n.started.url}${TES_PATH}`, health: HEALTH })),
+      {
+        PROTES_STORE__SQLITE_PATH: join(this.dir, `${label}.db`),
+        PROTES_MIDDLEWARE__CHAIN: '[]',
+        PROTES_TRACKER__LEASE_MS: '2000',
+        PROTES_FORWARDING__TIMEOUT_MS: '1000',
+        ...extra,
+      },
+    );
   }
 
   /** Resumes paused nodes (a stopped process ignores SIGTERM), stops everything, removes the folder. */
