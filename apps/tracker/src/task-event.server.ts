@@ -1,5 +1,4 @@
 import type { OnModuleDestroy } from '@nestjs/common';
-import type { EventEmitter } from 'node:events';
 import { ServerRMQ } from '@nestjs/microservices';
 import { type BusConfig, rmqConsumerOptions } from '@protes/tracking';
 
@@ -46,15 +45,6 @@ export class TaskEventServer extends ServerRMQ implements OnModuleDestroy {
 
   // Runs on the first connection and again on every reconnection.
   override async setupChannel(channel: ClosableChannel, callback: () => void): Promise<void> {
-    // amqp-connection-manager reports a failed setup (the tracker stopped while the channel was
-    // being set up: "Channel ended") as an 'error' event of the channel wrapper, which would crash
-    // the process with no listener; the setup is run again on the next connection anyway.
-    const wrapper = this.channel as EventEmitter | null;
-    if (wrapper && wrapper.listenerCount('error') === 0) {
-      wrapper.on('error', (error: unknown) => {
-        this.logger.warn(`task-event channel: ${String(error)}`);
-      });
-    }
     await super.setupChannel(channel, callback);
     this.channelOpen = true;
     channel.once('close', () => {
