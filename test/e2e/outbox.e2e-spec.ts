@@ -1,118 +1,36 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { TesTask } from '@protes/tes';
-import { startGateway, startSimulator, type Started } from '../../scripts/processes';
+import { loggedErrors, metadataOf, runTask, systemLogsOf, waitFor } from './helpers';
 import {
-  CheckedApi,
-  e2eGatewayEnv,
-  loggedErrors,
-  metadataOf,
-  runTask,
-  simCall,
-  systemLogsOf,
-  TES_PATH,
-  waitFor,
-} from './helpers';
+  copiesOn,
+  historyOf,
+  liveCopies,
+  LONG,
+  OutboxLab,
+  pause,
+  resume,
+  SCENARIO_MS,
+} from './outbox-lab';
 
 /**
  * The outbox end to end: POST /tasks answers once the task is stored, and the tracker forwards it
- * afterwards, exactly once, whatever fails in between. Real processes (the compiled gateway and
- * simulators, `npm run build`); a node is made "slower than any timeout" by pausing its process
- * (SIGSTOP): it accepts connections but answers nothing until it is resumed (SIGCONT), and then
- * handles what it was sent meanwhile, as a slow node does. Copies are counted on the nodes
- * themselves, by the `protes_id` tag the gateway puts on every task it forwards.
- *
- * Each scenario has its own store and nodes. Nothing here asserts a duration.
+ * afterwards, exactly once, whatever fails in between (the processes and how a node is made slow:
+ * outbox-lab.ts). Each scenario has its own store and nodes. Nothing here asserts a duration.
  */
 
 const RUN = `obx${Date.now().toString(36)}`;
-const SIM_ARGS = ['--queued-ms', '20', '--initializing-ms', '20', '--running-ms', '100'];
-/** Keeps a task RUNNING on its node for the length of a scenario. */
-const LONG = { 'sim.run_ms': '600000' };
-const GATEWAY_ID_TAG = 'protes_id';
-const SCENARIO_MS = 120_000;
-const HEALTH = { probeIntervalMs: 500, failureThreshold: 3, coolDownMs: 1000 };
 
-let dir: string;
-const processes: Started[] = [];
-const gateways: Started[] = [];
-
-interface Node {
-  name: string;
-  started: Started;
-}
-
-async function startNode(name: string): Promise<Node> {
-  const started = await startSimulator({ name, args: SIM_ARGS });
-  processes.push(started);
-  return { name, started };
-}
-
-/** Pauses or resumes the node's process: paused, it answers nothing, yet keeps every request. */
-const pause = (node: Node) => node.started.child.kill('SIGSTOP');
-const resume = (node: Node) => node.started.child.kill('SIGCONT');
-
-/** A gateway over `nodes` (in this order: the empty chain keeps it), on the scenario's store. */
-async function gatewayOver(
-  label: string,
-  nodes: Node[],
-  extra: Record<string, string> = {},
-): Promise<{ gateway: Started; api: CheckedApi }> {
-  const gateway = await startGateway(
-    e2eGatewayEnv(
-      dir,
-      // Breakers that close soon after a paused node is resumed, so that it is asked again soon.
-      nodes.map((n) => ({ name: n.name, url: `${n.started.url}${TES_PATH}`, health: HEALTH })),
-      {
-        PROTES_STORE__SQLITE_PATH: join(dir, `${label}.db`),
-        PROTES_MIDDLEWARE__CHAIN: '[]',
-        PROTES_TRACKER__LEASE_MS: '2000',
-        PROTES_FORWARDING__TIMEOUT_MS: '1000',
-        ...extra,
-      },
-    ),
-  );
-  processes.push(gateway);
-  gateways.push(gateway);
-  return { gateway, api: new CheckedApi(gateway.url) };
-}
-
-/** The node's copies of a gateway task (found by its tag), in any state. */
-async function copiesOn(node: Node, id: string): Promise<TesTask[]> {
-  const { status, body } = await simCall<{ tasks: TesTask[] }>(
-    `${node.started.url}${TES_PATH}/tasks?view=MINIMAL&tag_key=${GATEWAY_ID_TAG}&tag_value=${id}`,
-  );
-  expect(status).toBe(200);
-  return body.tasks;
-}
-
-/** Copies of the task over all nodes that were not canceled: what runs, or ran, for it. */
-async function liveCopies(nodes: Node[], id: string): Promise<TesTask[]> {
-  const all = await Promise.all(nodes.map((n) => copiesOn(n, id)));
-  return all.flat().filter((t) => t.state !== 'CANCELED' && t.state !== 'CANCELING');
-}
-
-const historyOf = (task: TesTask): { event: string; node?: string }[] =>
-  JSON.parse(metadataOf(task).protes_history ?? '[]') as { event: string; node?: string }[];
-
+let lab: OutboxLab;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'protes-outbox-'));
+  lab = new OutboxLab();
 });
 
-afterAll(async () => {
-  for (const p of processes) if (p.child.exitCode === null) p.child.kill('SIGCONT');
-  await Promise.all(gateways.map((g) => g.stop()));
-  await Promise.all(processes.map((p) => p.stop()));
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 30_000);
+afterAll(() => lab.close(), 30_000);
 
 describe('the outbox', () => {
   it(
     'answers POST while the only node answers nothing, and forwards every task exactly once after the gateway is killed',
     async () => {
-      const a = await startNode('a');
-      const first = await gatewayOver('killed', [a], { PROTES_FORWARDING__TIMEOUT_MS: '60000' });
+      const a = await lab.node('a');
+      const first = await lab.gateway('killed', [a], { PROTES_FORWARDING__TIMEOUT_MS: '60000' });
       pause(a);
       // The node is paused: POST answers anyway (it no longer waits for the node).
       const ids: string[] = [];
@@ -126,7 +44,7 @@ describe('the outbox', () => {
       // ...and dies before any answer; the node then handles what it was sent.
       await first.gateway.stop('SIGKILL');
       resume(a);
-      const second = await gatewayOver('killed', [a]);
+      const second = await lab.gateway('killed', [a]);
       const ended = await second.api.waitForAllEnded(ids, 60_000);
       for (const id of ids) {
         expect(ended.get(id)?.state).toBe('COMPLETE');
@@ -139,9 +57,9 @@ describe('the outbox', () => {
   it(
     'ends with one running copy when a node answers after the forwarding timeout',
     async () => {
-      const slow = await startNode('slow');
-      const fast = await startNode('fast');
-      const { api } = await gatewayOver('late', [slow, fast]);
+      const slow = await lab.node('slow');
+      const fast = await lab.node('fast');
+      const { api } = await lab.gateway('late', [slow, fast]);
       pause(slow);
       const id = await api.create(runTask(RUN, 'late', LONG));
       // The slow node did not answer in time: the task went to the next node.
@@ -167,9 +85,9 @@ describe('the outbox', () => {
   it(
     'fails over to the next node when the first is down at forwarding time',
     async () => {
-      const down = await startNode('down');
-      const up = await startNode('up');
-      const { api } = await gatewayOver('failover', [down, up]);
+      const down = await lab.node('down');
+      const up = await lab.node('up');
+      const { api } = await lab.gateway('failover', [down, up]);
       await down.started.stop();
       const id = await api.create(runTask(RUN, 'failover'));
       const task = await api.waitForState(id, 'COMPLETE', 30_000);
@@ -183,8 +101,8 @@ describe('the outbox', () => {
   it(
     'ends SYSTEM_ERROR when every node is down, with the reasons',
     async () => {
-      const gone = await startNode('gone');
-      const { api } = await gatewayOver('all-down', [gone]);
+      const gone = await lab.node('gone');
+      const { api } = await lab.gateway('all-down', [gone]);
       await gone.started.stop();
       const id = await api.create(runTask(RUN, 'all-down'));
       const task = await api.waitForState(id, 'SYSTEM_ERROR', 30_000);
@@ -196,8 +114,8 @@ describe('the outbox', () => {
   it(
     'leaves the breaker closed after a node refuses tasks with 4xx, and places the next task',
     async () => {
-      const a = await startNode('picky');
-      const { api } = await gatewayOver('refusals', [a]);
+      const a = await lab.node('picky');
+      const { api } = await lab.gateway('refusals', [a]);
       // The simulator refuses an unknown `sim.outcome` with 400: an answer about the task.
       const refused = [];
       for (let i = 0; i < 4; i++) {
@@ -220,9 +138,9 @@ describe('the outbox', () => {
   it(
     'resubmits the tasks of a node unreachable past tracker.nodeLostAfterMs, and cancels its copy when it returns',
     async () => {
-      const a = await startNode('lost-a');
-      const b = await startNode('lost-b');
-      const { api } = await gatewayOver('lost', [a, b], {
+      const a = await lab.node('lost-a');
+      const b = await lab.node('lost-b');
+      const { api } = await lab.gateway('lost', [a, b], {
         PROTES_TRACKER__NODE_LOST_AFTER_MS: '1000',
       });
       const id = await api.create(runTask(RUN, 'lost', LONG));
@@ -257,6 +175,6 @@ describe('the outbox', () => {
   );
 
   it('logged no error', () => {
-    for (const gateway of gateways.slice(1)) expect(loggedErrors(gateway)).toBe('');
+    for (const gateway of lab.gateways.slice(1)) expect(loggedErrors(gateway)).toBe('');
   });
 });

@@ -46,6 +46,7 @@ const DEFAULTS = {
     maxResubmissions: 2,
     exposePreempted: false,
     nodeLostAfterMs: 600_000,
+    shutdownGraceMs: 25_000,
   },
   log: { level: 'log', json: true },
   bus: { driver: 'in-process', queue: 'protes.tasks', prefetch: 32 },

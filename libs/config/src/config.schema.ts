@@ -359,6 +359,9 @@ export const ProtesConfigSchema = Type.Object(
         // A node unreachable this long has lost its active tasks: they are resubmitted elsewhere,
         // and the copies it still holds are canceled when it returns.
         nodeLostAfterMs: Type.Integer({ minimum: 1000, default: 600_000 }),
+        // How long a stopping tracker (SIGTERM) waits for its sends under way to be recorded; what
+        // is not sent stays in the outbox. At most leaseMs: the tasks in flight are held that long.
+        shutdownGraceMs: Type.Integer({ minimum: 0, default: 25_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

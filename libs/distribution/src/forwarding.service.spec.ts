@@ -406,6 +406,19 @@ describe('node registry and forwarding', () => {
       expect(done?.decisions?.[0].order).toEqual(['n1']);
     });
 
+    it('sends nothing once stopped: the task stays in the outbox as it was', async () => {
+      await start([{}]);
+      const record = await routed();
+      forwarding.stop();
+      expect(await forwarding.forward(record)).toBeUndefined();
+      expect(fakes[0].created).toEqual([]);
+      expect(await store.get(record.id)).toMatchObject({
+        state: 'QUEUED',
+        attempts: [],
+        version: record.version,
+      });
+    });
+
     it('ends a stored task the chain now refuses, with the reason and the decisions', async () => {
       await start([{}], ['no-big-tasks']);
       const big = {

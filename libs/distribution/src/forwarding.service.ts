@@ -109,6 +109,8 @@ export class ForwardingService {
   private readonly slots: NodeSlots;
   /** How long a copy an attempt with an unknown outcome may have left is waited for. */
   private readonly nodeLostAfterMs: number;
+  /** Set by stop(): nothing more is sent, what is not sent stays in the outbox (the store). */
+  private stopping = false;
 
   constructor(
     private readonly lifecycle: TaskLifecycle,
@@ -210,6 +212,7 @@ export class ForwardingService {
    * id). Sends to a node wait for one of its `forwarding.concurrencyPerNode` slots.
    */
   async forward(record: TaskRecord, by: Actor = GATEWAY_ACTOR): Promise<TaskRecord | undefined> {
+    if (this.stopping) return undefined;
     let current: TaskRecord | undefined = record;
     const pending = record.attempts.find((a) => a.inFlight);
     if (pending) {
@@ -285,6 +288,16 @@ export class ForwardingService {
   }
 
   /**
+   * For a process that stops: no send starts from now on (forward returns undefined, and so do the
+   * forwards waiting for a node's slot); the sends under way finish and are recorded. What was not
+   * sent stays in the outbox, for the next start or another tracker.
+   */
+  stop(): void {
+    this.stopping = true;
+    this.slots.close();
+  }
+
+  /**
    * The nodes to try, best first, the chain's task and the decisions not recorded yet: the route
    * stored with a new task (its decisions are recorded), else a new run of the chain over the nodes
    * not tried yet. A chain that now refuses the task ends it (`ended`).
@@ -323,7 +336,7 @@ export class ForwardingService {
    * when the node took the task (or was found holding it), with the record as stored (undefined
    * when the lifecycle refused the binding: the node's copy is then canceled); `stopped` when the
    * lifecycle refused the attempt itself (the task was canceled, placed or ended meanwhile) and
-   * nothing was sent; `failed` otherwise.
+   * nothing was sent, or the process stops (nothing was sent either); `failed` otherwise.
    */
   private async attempt(
     id: string,
@@ -336,6 +349,7 @@ export class ForwardingService {
     | { kind: 'failed'; error: string }
   > {
     const name = node.name;
+    if (this.stopping) return { kind: 'stopped', record: undefined };
     const at = new Date().toISOString();
     const started = await this.lifecycle.attempting(id, { node: name, at, ...earlier }, by);
     if (!started) return { kind: 'stopped', record: undefined };
@@ -429,8 +443,9 @@ export class ForwardingService {
   /**
    * Cancels the copies of the task that its unsettled attempts may have left on their nodes (an
    * answer that came too late, a node lost while unreachable), other than the one the task is
-   * bound to, and settles each attempt whose node answered with copies. A node that does not answer,
-   * or has no copy yet, is asked again next time.
+   * bound to while it runs, and settles each attempt whose node answered with copies. A node that
+   * does not answer, or has no copy yet, is asked again next time. Also for a task that ended:
+   * a slow node may create its copy after that.
    */
   async cancelStrayCopies(record: TaskRecord, by: Actor): Promise<void> {
     const nodes = new Set(record.attempts.filter((a) => a.unsettled).map((a) => a.node));
@@ -444,7 +459,12 @@ export class ForwardingService {
       } catch {
         continue;
       }
-      const stray = copies.filter((c) => name !== record.node || c.id !== record.remoteId);
+      // Once the task ended, a copy still running is no run of it, even the one it was bound to
+      // (on a node lost while unreachable).
+      const ended = isTerminal(record.state);
+      const stray = copies.filter(
+        (c) => name !== record.node || c.id !== record.remoteId || (ended && !isTerminal(c.state)),
+      );
       if (!stray.length) continue;
       for (const copy of stray) {
         if (!isTerminal(copy.state)) await this.withdraw(record.id, node, copy.id);

@@ -35,6 +35,30 @@ describe('NodeSlots', () => {
     expect(started).toEqual(['a1', 'a2', 'b1', 'a3', 'a4']);
   });
 
+  it('lets the waiting calls, and later ones, run at once once closed, the calls in flight untouched', async () => {
+    const slots = new NodeSlots(1);
+    const first = pending();
+    const started: string[] = [];
+    const inFlight = slots.run('a', () => {
+      started.push('a1');
+      return first.promise;
+    });
+    const waiting = slots.run('a', () => {
+      started.push('a2');
+      return Promise.resolve();
+    });
+    expect(started).toEqual(['a1']);
+    slots.close();
+    await waiting;
+    await slots.run('a', () => {
+      started.push('a3');
+      return Promise.resolve();
+    });
+    expect(started).toEqual(['a1', 'a2', 'a3']);
+    first.release();
+    await inFlight;
+  });
+
   it('frees the slot of a call that failed', async () => {
     const slots = new NodeSlots(1);
     await expect(slots.run('a', () => Promise.reject(new Error('down')))).rejects.toThrow('down');

@@ -6,12 +6,22 @@
 export class NodeSlots {
   private readonly busy = new Map<string, number>();
   private readonly waiting = new Map<string, (() => void)[]>();
+  private closed = false;
 
   constructor(private readonly perNode: number) {}
 
+  /**
+   * For a process that stops: the callers waiting for a slot, and any later one, run at once. Their
+   * work is expected to see that the process stops and send nothing; the counts no longer matter.
+   */
+  close(): void {
+    this.closed = true;
+    for (const queue of this.waiting.values()) for (const wake of queue.splice(0)) wake();
+  }
+
   /** Runs `work` once one of the node's slots is free, and frees it when `work` settles. */
   async run<T>(node: string, work: () => Promise<T>): Promise<T> {
-    if ((this.busy.get(node) ?? 0) >= this.perNode) {
+    if (!this.closed && (this.busy.get(node) ?? 0) >= this.perNode) {
       await new Promise<void>((resolve) =>
         this.waiting.set(node, [...(this.waiting.get(node) ?? []), resolve]),
       );

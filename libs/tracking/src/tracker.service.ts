@@ -46,6 +46,14 @@ async function eachLimited<T>(
   await Promise.all(workers);
 }
 
+/** Waits for `work` to settle, or for `ms`, whichever comes first. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([work.catch(() => undefined), elapsed]);
+  clearTimeout(timer);
+}
+
 /** HTTP statuses by which a node says it does not serve ListTasks. */
 const NO_LIST = new Set([404, 405, 501]);
 
@@ -100,6 +108,12 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
    * of its slots, must not hold up the following of other tasks), one per task.
    */
   private readonly forwards = new Map<string, Promise<void>>();
+  /**
+   * Tasks that ended while a copy may still show up on a node (an attempt with an unknown outcome,
+   * a node lost while unreachable), as last written: ended tasks are no longer claimed, so the
+   * tracker that ended one asks those nodes for it each round until the copy is found and canceled.
+   */
+  private readonly endedWithStrays = new Map<string, TaskRecord>();
   private roundRunning = false;
   private wakeRequested = false;
   private subscription?: Subscription;
@@ -120,29 +134,32 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
 
   onApplicationBootstrap(): void {
     this.subscription = this.events.subscribe((event) => this.pollSoon(event.taskId));
+    this.subscription.add(
+      this.lifecycle.applied.subscribe(({ record }) => this.watchEnded(record)),
+    );
     this.scheduleRound(0);
   }
 
   /**
-   * Before the store closes: the round in flight and the forwards under way finish their writes,
-   * then every lease is freed, so that the other trackers take the tasks over at once. Every one:
-   * the tasks forwarded meanwhile are not among those the last round found on a node.
+   * Before the store closes (SIGTERM): no new round and no new send; the round and the sends under
+   * way are waited for, up to tracker.shutdownGraceMs (at most tracker.leaseMs, for which the tasks
+   * being sent are held), so that each answer is recorded; then every lease is freed (the tasks
+   * forwarded meanwhile too, so that the other trackers take them over at once), but those of
+   * sends still unanswered: their tasks are taken up again once the leases expire, and the node
+   * asked first. What was not sent stays in the outbox, free for the next start or another tracker.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.subscription?.unsubscribe();
-    await this.round;
-    await Promise.all(this.forwards.values());
-    await this.store
-      .listHeld(this.owner)
-      .then((held) =>
-        this.store.release(
-          this.owner,
-          held.map((r) => r.id),
-        ),
-      )
-      .catch(() => undefined);
+    this.forwarding.stop();
+    const sending = [...this.forwards.keys()];
+    await this.store.renew(this.owner, sending, this.tracker.leaseMs).catch(() => []);
+    const graceMs = Math.min(this.tracker.shutdownGraceMs, this.tracker.leaseMs);
+    await settledWithin(Promise.all([this.round, ...this.forwards.values()]), graceMs);
+    const held = await this.store.listHeld(this.owner).catch(() => []);
+    const free = held.map((r) => r.id).filter((id) => !this.forwards.has(id));
+    await this.store.release(this.owner, free).catch(() => undefined);
   }
 
   /**
@@ -209,7 +226,10 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     );
     const now = Date.now();
     const isDue = (node: string) => (this.nodeSchedule.get(node)?.nextAt ?? 0) <= now;
-    if (!claimed.length && !this.readNext && ![...this.heldNodes].some(isDue)) return;
+    if (!claimed.length && !this.readNext && ![...this.heldNodes].some(isDue)) {
+      await this.cancelStrays([]);
+      return;
+    }
     // From the store's index of leases (never every unfinished task); it parses only the records
     // that changed since its last answer.
     const held = await this.store.listHeld(this.owner);
@@ -218,6 +238,7 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     let unforwarded = false;
     let bound = 0;
     for (const record of held) {
+      if (record.node && record.attempts.some((a) => a.unsettled)) unsettled.push(record);
       if (!record.node || !record.remoteId) {
         this.taskNodes.delete(record.id);
         unforwarded = true;
@@ -230,7 +251,6 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       const records = byNode.get(record.node);
       if (records) records.push(record);
       else byNode.set(record.node, [record]);
-      if (record.attempts.some((a) => a.unsettled)) unsettled.push(record);
     }
     if (this.taskNodes.size > bound) this.forgetAllBut(held);
     this.heldNodes = new Set(byNode.keys());
@@ -239,8 +259,18 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     await eachLimited(due, this.tracker.concurrency, ([node, records]) =>
       this.followNode(node, records),
     );
-    await eachLimited(unsettled, this.tracker.concurrency, (record) =>
-      this.forwarding.cancelStrayCopies(record, this.actor),
+    await this.cancelStrays(unsettled);
+  }
+
+  /**
+   * Asks the nodes where a copy may have been left for it, and cancels it there: the held tasks
+   * with an unsettled attempt, and the ended ones that may have a late copy (endedWithStrays).
+   */
+  private cancelStrays(unsettled: TaskRecord[]): Promise<void> {
+    return eachLimited(
+      [...unsettled, ...this.endedWithStrays.values()],
+      this.tracker.concurrency,
+      (record) => this.forwarding.cancelStrayCopies(record, this.actor),
     );
   }
 
@@ -377,9 +407,16 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
+  /** Keeps an ended task with an unsettled attempt in endedWithStrays, until none is left. */
+  private watchEnded(record: TaskRecord): void {
+    if (!isTerminal(record.state)) return;
+    if (record.attempts.some((a) => a.unsettled)) this.endedWithStrays.set(record.id, record);
+    else this.endedWithStrays.delete(record.id);
+  }
+
   /** Forwards a task with no node (from the outbox, or resubmitted), unless one is under way. */
   private startForward(record: TaskRecord): void {
-    if (this.forwards.has(record.id)) return;
+    if (this.stopped || this.forwards.has(record.id)) return;
     const done = this.forwardOne(record)
       .catch((error: unknown) =>
         this.logger.error(`task ${record.id}: forwarding failed: ${String(error)}`),

@@ -1,4 +1,4 @@
-import { isTerminal, type TesState } from '@protes/tes';
+import { isTerminal, TES_STATES, type TesState } from '@protes/tes';
 import type { TaskEventKind } from '../task-history';
 import type { TaskRecord } from '../task-record';
 import type { LostEvent, ObservedEvent, ResubmittedEvent, TaskEventOf } from './task-events';
@@ -9,7 +9,9 @@ import type { LostEvent, ObservedEvent, ResubmittedEvent, TaskEventOf } from './
  * whether an event applies; TaskLifecycle is the only code that writes its result.
  *
  * Two rules hold for every event and are not repeated per row:
- * - a terminal state is final: every event is refused once the task has ended;
+ * - a terminal state is final: no event leads out of it, and every event is refused once the task
+ *   has ended but `copyCanceled`, which only notes a stray copy canceled on a node (a node slower
+ *   than the forwarding timeout, or lost, may create or still hold one after the task ended);
  * - reaching a terminal state sets endedAt and clears cancelRequested (so a pending cancel always
  *   means the task is CANCELING and not over).
  *
@@ -32,6 +34,9 @@ const ACTIVE = [
   'PAUSED',
   'CANCELING',
 ] as const satisfies readonly TesState[];
+
+/** Every state, the terminal ones included: for an event that changes no state. */
+const ANY = TES_STATES;
 
 /** A task waiting for a node: new or resubmitted (QUEUED), or canceled before it got one. */
 const WAITING = ['QUEUED', 'CANCELING'] as const satisfies readonly TesState[];
@@ -161,9 +166,13 @@ export const RULES = {
       ? 'CANCELING'
       : shownState(event.state, event.exposePreempted),
 
-  /** The node's state for the lost task, as clients may see it. */
-  'as-node-lost': (_record: TaskRecord, event: LostEvent): TesState =>
-    shownState(event.lostAs, event.exposePreempted),
+  /**
+   * The node's state for the lost task, as clients may see it; CANCELED when the client asked to
+   * cancel it (the node, unreachable or unconfigured, cannot confirm: its copy stays unsettled and
+   * is canceled there when it answers).
+   */
+  'as-node-lost': (record: TaskRecord, event: LostEvent): TesState =>
+    record.cancelRequested ? 'CANCELED' : shownState(event.lostAs, event.exposePreempted),
 } as const;
 
 export type RuleName = keyof typeof RULES;
@@ -173,7 +182,7 @@ type EventParam<F> = F extends (record: TaskRecord, event: infer E) => unknown ?
 type Fitting<Fns, E> = { [N in keyof Fns]: E extends EventParam<Fns[N]> ? N : never }[keyof Fns];
 
 export interface TableRow<K extends TaskEventKind = TaskEventKind> {
-  /** The states the event may happen in (all of them active: terminal states are final). */
+  /** The states the event may happen in (a terminal one only for an event that keeps it). */
   from: readonly TesState[];
   /** What must also hold, checked in this order; the first that fails is the refusal. */
   requires: readonly Fitting<typeof GUARDS, TaskEventOf<K>>[];
@@ -197,5 +206,5 @@ export const TRANSITIONS = {
   cancelRequested: { from: ACTIVE,        to: 'CANCELING',             requires: [] },
   cancelConfirmed: { from: ['CANCELING'], to: 'CANCELED',              requires: ['cancel-requested',
                                                                          'same-binding'] },
-  copyCanceled:    { from: ACTIVE,        to: 'same',                  requires: ['unsettled-on'] },
+  copyCanceled:    { from: ANY,           to: 'same',                  requires: ['unsettled-on'] },
 } as const satisfies { [K in TaskEventKind]: TableRow<K> };

@@ -74,6 +74,14 @@ const SITUATIONS = {
   SYSTEM_ERROR: () => ended('SYSTEM_ERROR'),
   CANCELED: () => ended('CANCELED'),
   PREEMPTED: () => ended('PREEMPTED'),
+  'SYSTEM_ERROR, a copy possible on c': () =>
+    onNode('SYSTEM_ERROR', {
+      endedAt: EARLIER,
+      attempts: [
+        { node: 'a', at: EARLIER, remoteId: 'r1', lostAs: 'SYSTEM_ERROR' },
+        { node: 'c', at: EARLIER, error: 'c: no answer within 2000 ms', unsettled: true },
+      ],
+    }),
 } satisfies Record<string, () => TaskRecord>;
 type Situation = keyof typeof SITUATIONS;
 
@@ -227,7 +235,7 @@ const EXPECTED: Record<Situation, { [K in (typeof COLUMNS)[number]]: Cell }> = {
   'CANCELING, on node, cancel pending': {
     accepted: 'state', routed: 'has node', attempting: 'state', attemptFailed: 'has node',
     forwarded: 'has node', forwardFailed: 'has node',
-    observed: 'COMPLETE', resubmitted: 'cancel pending', lost: 'SYSTEM_ERROR',
+    observed: 'COMPLETE', resubmitted: 'cancel pending', lost: 'CANCELED',
     cancelRequested: '=', cancelConfirmed: 'CANCELED', copyCanceled: 'none unsettled',
   },
   'CANCELING, on node, by the node': {
@@ -240,31 +248,38 @@ const EXPECTED: Record<Situation, { [K in (typeof COLUMNS)[number]]: Cell }> = {
     accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
     forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'none unsettled',
   },
   EXECUTOR_ERROR: {
     accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
     forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'none unsettled',
   },
   SYSTEM_ERROR: {
     accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
     forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'none unsettled',
   },
   CANCELED: {
     accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
     forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'none unsettled',
   },
   PREEMPTED: {
     accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
     forwarded: 'final', forwardFailed: 'final',
     observed: 'final', resubmitted: 'final', lost: 'final',
-    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'none unsettled',
+  },
+  // A copy a late answer left after the task ended is canceled and noted; the task keeps its end.
+  'SYSTEM_ERROR, a copy possible on c': {
+    accepted: 'final', routed: 'final', attempting: 'final', attemptFailed: 'final',
+    forwarded: 'final', forwardFailed: 'final',
+    observed: 'final', resubmitted: 'final', lost: 'final',
+    cancelRequested: 'final', cancelConfirmed: 'final', copyCanceled: 'SYSTEM_ERROR',
   },
 };
 
@@ -334,9 +349,10 @@ describe('the transition table, every situation × every event', () => {
       expect(result.entry).toMatchObject(entry);
       expect(after.history).toEqual([...(before.history ?? []), result.entry]);
       if (kind === 'accepted') expect(result.entry).not.toHaveProperty('from');
-      // Ending sets endedAt and clears a pending cancel; nothing else ends a task.
+      // Ending sets endedAt and clears a pending cancel; nothing else ends a task, and an event
+      // allowed once it ended keeps when it ended.
       if (isTerminal(to)) {
-        expect(after.endedAt).toBe(NOW);
+        expect(after.endedAt).toBe(isTerminal(before.state) ? before.endedAt : NOW);
         expect(after.cancelRequested).toBe(false);
       } else {
         expect(after.endedAt).toBeUndefined();
@@ -346,9 +362,10 @@ describe('the transition table, every situation × every event', () => {
 });
 
 describe('the table as data', () => {
-  it('lets no event happen in a terminal state', () => {
-    for (const row of Object.values(TRANSITIONS)) {
-      expect(row.from.filter((state) => isTerminal(state))).toEqual([]);
+  it('lets no event lead out of a terminal state: only one that keeps the state happens there', () => {
+    for (const [kind, row] of Object.entries(TRANSITIONS)) {
+      if (row.from.some((state) => isTerminal(state)))
+        expect([kind, row.to]).toEqual([kind, 'same']);
     }
   });
 

@@ -168,11 +168,12 @@ const content = (record: TaskRecord): string =>
 
 /** Why the table refuses `event` on `record`, or undefined when it allows it. */
 export function refusal(record: TaskRecord, event: TaskEvent): string | undefined {
-  if (isTerminal(record.state)) {
+  const row = TRANSITIONS[event.kind];
+  const allowed = (row.from as readonly TesState[]).includes(record.state);
+  if (isTerminal(record.state) && !allowed) {
     return `the task ended ${record.state}: a terminal state is final`;
   }
-  const row = TRANSITIONS[event.kind];
-  if (!(row.from as readonly TesState[]).includes(record.state)) {
+  if (!allowed) {
     return `${event.kind} is not allowed in state ${record.state} (only in ${row.from.join(', ')})`;
   }
   for (const name of row.requires as readonly GuardName[]) {
@@ -213,7 +214,7 @@ export function transition(
   );
 
   const next: TaskRecord = { ...record, ...effect.changes, state: to, updatedAt: now };
-  if (isTerminal(to)) {
+  if (isTerminal(to) && !isTerminal(record.state)) {
     next.endedAt = now;
     next.cancelRequested = false;
   }
