@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATES } from '@protes/tes';
 import { FREE_TASKS, listStatement, RECORD_COLUMNS, SqliteTaskStore } from './sqlite-task-store';
-import { encodePageToken } from './store-rules';
-import { describeTaskStoreContract, newRecord } from './task-store.contract';
+import { describeTaskStoreContract, everyListQuery, newRecord } from './task-store.contract';
 import type { TaskQuery, TaskRecord } from './task-record';
 import { StaleVersionError } from './task-store';
 import { updateTask } from './task-updates';
@@ -67,19 +66,10 @@ describe('SqliteTaskStore list statements', () => {
     await store.create(newer);
     // 80 statement texts each for list and listStates: every combination of the other filters,
     // with one to five tag filters. Each matches the tagged record alone.
-    const queries: TaskQuery[] = [];
-    for (let tags = 1; tags <= 5; tags++) {
-      for (let mask = 0; mask < 16; mask++) {
-        queries.push({
-          pageSize: 10,
-          tags: Array.from({ length: tags }, () => ({ key: 'k', value: 'v' })),
-          ...(mask & 1 && { owner: tagged.owner }),
-          ...(mask & 2 && { state: 'QUEUED' as const }),
-          ...(mask & 4 && { namePrefix: 'wf-' }),
-          ...(mask & 8 && { pageToken: encodePageToken(newer.id) }),
-        });
-      }
-    }
+    const queries = everyListQuery(
+      [1, 2, 3, 4, 5].map((n) => Array.from({ length: n }, () => ({ key: 'k', value: 'v' }))),
+      { pageSize: 10, owner: tagged.owner, state: 'QUEUED', namePrefix: 'wf-', after: newer.id },
+    );
     for (const query of [...queries, queries[0]]) {
       expect(await store.list(query)).toEqual({ records: [tagged] });
       expect(await store.listStates(query)).toEqual({
@@ -248,19 +238,7 @@ describe('SqliteTaskStore schema', () => {
         { key: 'j', value: '' },
       ],
     ];
-    const queries: TaskQuery[] = [];
-    for (const tags of tagVariants) {
-      for (let mask = 0; mask < 16; mask++) {
-        queries.push({
-          pageSize: 256,
-          ...(tags && { tags }),
-          ...(mask & 1 && { owner: 'alice' }),
-          ...(mask & 2 && { state: 'RUNNING' as const }),
-          ...(mask & 4 && { namePrefix: 'wf-' }),
-          ...(mask & 8 && { pageToken: encodePageToken('01abc') }),
-        });
-      }
-    }
+    const queries = everyListQuery(tagVariants);
 
     it.each(queries.map((query) => [JSON.stringify(query), query]))(
       'lists %s from indexes, MINIMAL from the index alone when no tag is asked for',

@@ -17,6 +17,7 @@ import {
   type TaskStore,
 } from './task-store';
 import { updateTask } from './task-updates';
+import { encodePageToken } from './store-rules';
 
 export interface ContractSubject {
   store: TaskStore;
@@ -34,6 +35,41 @@ let lastId = 0;
  */
 export const nextId = (): string =>
   `${String(++lastId).padStart(10, '0')}${randomBytes(5).toString('hex')}`;
+
+/** The value each list filter takes in everyListQuery; `after` is the id a page token names. */
+export interface ListFilterValues {
+  pageSize: number;
+  owner: string;
+  state: TaskQuery['state'];
+  namePrefix: string;
+  after: string;
+}
+
+/**
+ * Every combination of the list filters (owner, state, name prefix, page token, with `values`)
+ * with each of the tag filters given: 16 queries per tag variant.
+ */
+export function everyListQuery(
+  tagVariants: readonly (TagFilter[] | undefined)[],
+  values: ListFilterValues = {
+    pageSize: 256,
+    owner: 'alice',
+    state: 'RUNNING',
+    namePrefix: 'wf-',
+    after: '01abc',
+  },
+): TaskQuery[] {
+  return tagVariants.flatMap((tags) =>
+    Array.from({ length: 16 }, (_, mask) => ({
+      pageSize: values.pageSize,
+      ...(tags && { tags }),
+      ...(mask & 1 && { owner: values.owner }),
+      ...(mask & 2 && { state: values.state }),
+      ...(mask & 4 && { namePrefix: values.namePrefix }),
+      ...(mask & 8 && { pageToken: encodePageToken(values.after) }),
+    })),
+  );
+}
 
 export function newRecord(fields: Partial<TaskRecord> = {}): TaskRecord {
   const task = { executors: [{ image: 'alpine', command: ['true'] }] };
