@@ -5,6 +5,7 @@ import { loadConfig } from '@protes/config';
 import { LIMIT_CASES } from '@protes/tes/testing/limit-cases';
 import { startGateway, type Started } from '../../scripts/processes';
 import { LocalIssuer } from '../auth/local-issuer';
+import { seededRandom } from '../../apps/tes-sim/src/sim-random';
 import { type HeaderList, type RawRequest, sendRaw } from '../clients/raw-http';
 import { e2eGatewayEnv, startSimulators, TES_PATH } from '../e2e/helpers';
 
@@ -30,19 +31,7 @@ const {
 } = loadConfig({});
 const BODY_LIMIT = 2 * 1024 * 1024;
 
-/** mulberry32: a small, fast, seeded generator of floats in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rng = seeded(SEED);
+const rng = seededRandom(SEED);
 const int = (min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(rng() * items.length)];
 const times = <T>(n: number, make: (i: number) => T): T[] =>
