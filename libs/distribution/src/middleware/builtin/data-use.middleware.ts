@@ -169,7 +169,8 @@ function remoteUrls(
  * Data-use restrictions: rules map data (input URL prefixes, hosts) to where it may be processed
  * (node regions, node tags) and to who may use it (owner ids, claims, GA4GH Passport visas). A
  * task whose inputs a rule matches goes only to the nodes every such rule allows, or is refused
- * with 403 naming the rule: when the caller may not use the data, or no candidate is allowed.
+ * with 403 naming the rule: when the caller may not use the data, or no candidate is allowed (503
+ * with Retry-After instead when a node the rules allow is down right now).
  * Who may use data is checked when the task is created; when the chain runs again for a task
  * already accepted (takeover, resubmission: `caller.visas` is absent) only where it may go is.
  */
