@@ -16,14 +16,8 @@ export async function createGateway(
     bodyLimit: config.server.bodyLimitBytes,
     maxJsonDepth: config.server.maxJsonDepth,
   });
-  // With authentication off, any Authorization header names its caller (a trusted network's
-  // clients may use one to get limits of their own); with it on, only a verified credential does.
   const authenticator = app.get(Authenticator);
-  await installHardening(
-    app,
-    config.server,
-    (authorization) => !config.auth.enabled || authenticator.verifiedBefore(authorization),
-  );
+  await installHardening(app, config.server, (request) => authenticator.callerKey(request.headers));
   await installApiDocs(app);
   return app;
 }

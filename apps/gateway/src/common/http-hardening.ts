@@ -3,40 +3,28 @@ import rateLimit from '@fastify/rate-limit';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ProtesConfig } from '@protes/config';
 import type { FastifyRequest } from 'fastify';
-import { createHmac, randomBytes } from 'node:crypto';
 
 /** Probes and the Prometheus scrape: called often, by machines, and never by a user. */
 const UNLIMITED_ROUTES: ReadonlySet<string> = new Set(['/health', '/health/live', '/metrics']);
 
 /**
- * Who a request counts against: its credential when it sends one that stands for a caller (so
- * that users behind one address are apart, and one user is one user from anywhere), else its
- * address. The credential is kept only as an HMAC under a key made at start, so the limiter's
- * memory holds no token.
+ * Who a request's credential stands for in the request limit: an opaque key (a digest, never the
+ * credential itself), or undefined when the request counts against its address.
  */
-function rateLimitKey(
-  secret: Buffer,
-  identifies: (authorization: string) => boolean,
-): (request: FastifyRequest) => string {
-  return (request) => {
-    const { authorization } = request.headers;
-    if (!authorization || !identifies(authorization)) return `ip:${request.ip}`;
-    return `credential:${createHmac('sha256', secret).update(authorization).digest('base64url')}`;
-  };
-}
+export type CallerKey = (request: FastifyRequest) => string | undefined;
 
 /**
  * What only the public gateway needs, on top of the protocol every proTES process speaks (the
  * tracker and the simulator answer no browser and no stranger): a request limit per identity
  * (429 with Retry-After), security headers, and CORS when origins are configured. Called before
- * the application is initialized, so that the limit applies to every route. `identifies` says
- * whether an Authorization header may stand for its caller in the limit (with authentication on,
- * only a credential verified before: see Authenticator.verifiedBefore).
+ * the application is initialized, so that the limit applies to every route. Requests count against
+ * their caller's key when `callerOf` gives one (users behind one address are apart, and one user
+ * is one user from anywhere), else against their address (see Authenticator.callerKey).
  */
 export async function installHardening(
   app: NestFastifyApplication,
   { rateLimit: limit, cors: crossOrigin }: ProtesConfig['server'],
-  identifies: (authorization: string) => boolean,
+  callerOf: CallerKey,
 ): Promise<void> {
   // Nest's own security headers (helmet's headers and defaults): worked out once here and written
   // by one request hook that runs before every other, so refusals made while routing (404, 405,
@@ -71,7 +59,10 @@ export async function installHardening(
     await app.register(rateLimit, {
       max: limit.max,
       timeWindow: limit.windowMs,
-      keyGenerator: rateLimitKey(randomBytes(32), identifies),
+      keyGenerator: (request) => {
+        const caller = callerOf(request);
+        return caller === undefined ? `ip:${request.ip}` : `credential:${caller}`;
+      },
       allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
       // Thrown, and answered by the exception filter as every refusal is: {status_code, msg}.
       errorResponseBuilder: (_request, { statusCode, after }) =>
