@@ -1,6 +1,7 @@
 import type { OnModuleDestroy } from '@nestjs/common';
 import { ServerRMQ } from '@nestjs/microservices';
-import { type BusConfig, rmqConsumerOptions } from '@protes/tracking';
+import { type BusConfig, reportChannelErrors, rmqConsumerOptions } from '@protes/tracking';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 
 /** The part of an amqplib channel this class listens to. */
 interface ClosableChannel {
@@ -50,6 +51,17 @@ export class TaskEventServer extends ServerRMQ implements OnModuleDestroy {
     channel.once('close', () => {
       this.channelOpen = false;
     });
+  }
+
+  override async createClient<T>(): Promise<T> {
+    const manager = await super.createClient<AmqpConnectionManager>();
+    // A channel that fails while the server stops (stopped right after it started) is expected;
+    // one that fails otherwise is opened again on the next connection.
+    return reportChannelErrors(manager, (error) => {
+      if (this.closing) this.logger.debug?.(`channel closed while stopping: ${error.message}`);
+      else
+        this.logger.warn(`the task-event channel failed, reopened on reconnect: ${error.message}`);
+    }) as T;
   }
 
   /** Once only: Nest closes the transport again when it disposes of the application. */

@@ -1,3 +1,4 @@
+export * from './rmq-channel-errors';
 export * from './rmq-options';
 export * from './rmq-task-event-bus';
 export * from './task-events';

@@ -1,7 +1,8 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { type ClientProxy, ClientProxyFactory } from '@nestjs/microservices';
+import type { ClientProxy } from '@nestjs/microservices';
 import { currentRequestId } from '@protes/server';
 import { Subscription } from 'rxjs';
+import { ReportingRmqClient } from './rmq-channel-errors';
 import { type BusConfig, rmqPublisherOptions, TASK_EVENT_PATTERN } from './rmq-options';
 import { type TaskEvent, TaskEventBus } from './task-events';
 
@@ -28,7 +29,7 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
   private connectedNow = false;
 
   constructor(
-    private readonly client: ClientProxy,
+    private readonly client: Pick<ClientProxy, 'emit' | 'connect' | 'close' | 'status'>,
     private readonly maxInFlight = MAX_IN_FLIGHT,
   ) {
     super();
@@ -38,7 +39,11 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
   }
 
   static fromConfig(bus: BusConfig): RmqTaskEventBus {
-    return new RmqTaskEventBus(ClientProxyFactory.create(rmqPublisherOptions(bus)));
+    const { options } = rmqPublisherOptions(bus);
+    if (!options) throw new Error('no RMQ options');
+    const client = new ReportingRmqClient(options, (error) => events.channelFailed(error));
+    const events = new RmqTaskEventBus(client);
+    return events;
   }
 
   publish(event: TaskEvent): void {
@@ -94,6 +99,11 @@ export class RmqTaskEventBus extends TaskEventBus implements OnApplicationShutdo
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     await this.client.close();
+  }
+
+  /** The publishing channel could not be opened; it is opened again on the next connection. */
+  private channelFailed(error: Error): void {
+    if (!this.closed) this.logger.warn(`the publishing channel failed: ${error.message}`);
   }
 
   private failed(error: unknown): void {
