@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { monotonicFactory } from 'ulid';
 import { newTaskRecord, type TaskRecord } from '@protes/core';
 import { SqliteTaskStore } from '@protes/persistence';
@@ -13,10 +14,15 @@ import { nodesEnv, startGateway, startSimulator, type Started } from './processe
  *
  *   node dist/scripts/idle-probe.js [--tasks 10000] [--nodes 10] [--settle 25] [--window 30]
  *                                   [--perf] [--node-args "--cpu-prof --cpu-prof-dir=DIR"]
+ *                                   [--takeover]
  *
  * It prints the gateway's pid, then "measuring" when the window starts: with --perf (the gateway
  * runs with --perf-basic-prof, so that perf names JS frames), `perf record -g -p <pid>` started
  * then samples the idle window.
+ *
+ * With --takeover, the gateway is then killed (SIGKILL, so its leases stay), a second one started
+ * on the same store with the default tracker.claimBatch, and the probe reports how long after the
+ * dead tracker's lease expired the new one held every task (docs/tracking.md).
  */
 
 const flag = (name: string): string | undefined => {
@@ -29,6 +35,7 @@ const settleS = Number(flag('settle') ?? 25);
 const windowS = Number(flag('window') ?? 30);
 const perf = process.argv.includes('--perf');
 const nodeArgs = (flag('node-args') ?? '').split(' ').filter(Boolean);
+const takeover = process.argv.includes('--takeover');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,6 +72,28 @@ async function seedNode(sim: Started, node: string, count: number): Promise<Task
   return records;
 }
 
+/**
+ * Seconds from the expiry of the dead tracker's lease until another tracker holds all its tasks,
+ * read from the store file as a third process would.
+ */
+async function takenOverAfterS(path: string): Promise<string> {
+  const db = new Database(path, { readonly: true, timeout: 5000 });
+  try {
+    const dead = db
+      .prepare<[], { owner: string; expires: number }>('SELECT owner, expires FROM lease_owners')
+      .get();
+    if (!dead) throw new Error('no tracker held the tasks');
+    // Taken over tasks go from the dead owner to a live one directly.
+    const left = db
+      .prepare<[string], number>('SELECT EXISTS (SELECT 1 FROM tasks WHERE lease_owner = ?)')
+      .pluck();
+    while (left.get(dead.owner)) await sleep(250);
+    return ((Date.now() - dead.expires) / 1000).toFixed(1);
+  } finally {
+    db.close();
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'idle-probe-'));
   const running: Started[] = [];
@@ -84,15 +113,15 @@ async function main(): Promise<void> {
     await store.close();
     console.log(`seeded ${perNode * nodes} tasks in ${((Date.now() - began) / 1000).toFixed(0)} s`);
 
+    const env = {
+      PROTES_CONFIG: '',
+      PROTES_SERVER__PORT: '0',
+      PROTES_STORE__SQLITE_PATH: path,
+      PROTES_NODES: nodesEnv(sims.map((s, i) => ({ name: `sim-${i}`, url: s.url }))),
+      PROTES_LOG__LEVEL: 'error',
+    };
     const gateway = await startGateway(
-      {
-        PROTES_CONFIG: '',
-        PROTES_SERVER__PORT: '0',
-        PROTES_STORE__SQLITE_PATH: path,
-        PROTES_NODES: nodesEnv(sims.map((s, i) => ({ name: `sim-${i}`, url: s.url }))),
-        PROTES_LOG__LEVEL: 'error',
-        PROTES_TRACKER__CLAIM_BATCH: String(tasks),
-      },
+      { ...env, PROTES_TRACKER__CLAIM_BATCH: String(tasks) },
       false,
       [...(perf ? ['--perf-basic-prof'] : []), ...nodeArgs],
     );
@@ -120,6 +149,11 @@ async function main(): Promise<void> {
     console.log(
       `tasks ${perNode * nodes}: idle CPU ${(cpu * 100).toFixed(1)}% of a core; per node: ${lists} list calls, ${gets} gets; RSS ${rssMb.toFixed(0)} MB`,
     );
+    if (takeover) {
+      await gateway.stop('SIGKILL');
+      running.push(await startGateway(env));
+      console.log(`takeover: ${await takenOverAfterS(path)} s after expiry`);
+    }
   } finally {
     for (const p of running.reverse()) await p.stop();
     rmSync(dir, { recursive: true, force: true });

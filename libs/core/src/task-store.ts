@@ -71,10 +71,15 @@ export abstract class TaskStore {
    * holds a lease on, renews those leases while it runs and releases them when it stops. A tracker
    * that dies stops renewing, and its tasks are claimed by the others once the leases expire.
    *
-   * A lease is held while `now` is before its expiresAt. Every change of a lease bumps the version,
-   * so a writer that read the record before the change gets a StaleVersionError (and updateTask
-   * retries on the fresh record) rather than writing an old lease back. updatedAt is left alone:
-   * leases are the trackers' bookkeeping, not a change of the task.
+   * Leases expire by owner: each owner has one expiry, and every lease it holds lasts until then
+   * (a record's lease.expiresAt shows it). Renewing them all is therefore one write, whatever the
+   * number of tasks (docs/tracking.md); a lease written with an earlier expiry than its owner's
+   * lasts as long as the owner's, one written with a later expiry extends the owner's. A task is
+   * held while `now` is before its owner's expiry. Every change of a task's lease (a claim, a
+   * renewal by id, a release) bumps its version, so a writer that read the record before the
+   * change gets a StaleVersionError (and updateTask retries on the fresh record) rather than
+   * writing an old lease back; the owner's renewal in claim changes no task. updatedAt is left
+   * alone: leases are the trackers' bookkeeping, not a change of the task.
    *
    * `now` defaults to the current time; it is a parameter so that tests can move the clock.
    * Trackers on several hosts compare expiry times written by each other, so their clocks must
@@ -84,14 +89,18 @@ export abstract class TaskStore {
   /**
    * Atomically takes up to `limit` unfinished tasks that are free (no lease, or an expired one),
    * oldest first, giving each the lease { owner, expiresAt: now + leaseMs }, and returns those,
-   * as stored. In the same call it renews, to the same expiry, every lease `owner` holds on an
-   * unfinished task that would expire within half of leaseMs (its own expired ones included); those
-   * are not returned (listHeld reads them) and do not count towards `limit`. Calling claim often is
-   * therefore cheap: a round finds no lease due and takes only what is new, and the bounded batch
-   * lets several trackers share new work evenly. No two owners ever hold the same task, whatever
-   * the number of processes claiming at once. Terminal tasks are never claimed, whatever their
-   * lease. RangeError for an empty owner, a leaseMs that is not a positive integer or a limit that
-   * is not a non-negative integer.
+   * as stored. In the same call it renews, to the same expiry, every lease `owner` holds, when the
+   * owner's expiry is within half of leaseMs (or past, as long as nobody took its tasks over); the
+   * tasks are neither returned (listHeld reads them) nor written. Calling claim often is therefore
+   * cheap: a round finds no renewal due and takes only what is new, and the bounded batch lets
+   * several trackers share new work evenly.
+   *
+   * The tasks of owners whose expiry has passed are taken over in the same call, outside `limit`:
+   * as many as bring `owner` to an equal part of every held task among the owners whose expiry has
+   * not passed (so the first live owner to claim takes its part at once, the next the rest),
+   * oldest first. No two owners ever hold the same task, whatever the number of processes claiming
+   * at once. Terminal tasks are never claimed, whatever their lease. RangeError for an empty owner,
+   * a leaseMs that is not a positive integer or a limit that is not a non-negative integer.
    */
   abstract claim(owner: string, leaseMs: number, limit: number, now?: Date): Promise<TaskRecord[]>;
 
@@ -105,7 +114,8 @@ export abstract class TaskStore {
 
   /**
    * Sets the lease of each of `ids` that `owner` holds and that is unfinished to expire at
-   * now + leaseMs. Returns those ids, in the order given (duplicates once): the caller stops
+   * now + leaseMs (and the owner's expiry, if earlier, with every lease it holds). Returns those
+   * ids, in the order given (duplicates once): the caller stops
    * following the others, which another owner has taken, or which ended, or do not exist.
    * A lease that expired but that nobody has claimed since is still the owner's and is renewed:
    * expiry makes a task claimable, it does not take it away.

@@ -1,7 +1,7 @@
 import { Test, type TestingModule } from '@nestjs/testing';
 import { createConnection } from 'mongoose';
 import { TERMINAL_STATES } from '@protes/tes';
-import { claimableFilter, fromDocument, taskFilter, toDocument } from './mongo-task-store';
+import { fromDocument, heldByFilter, taskFilter, toDocument } from './mongo-task-store';
 import { PersistenceModule } from './persistence.module';
 import { describeTaskStoreContract, everyListQuery, newRecord } from './task-store.contract';
 import { InvalidPageTokenError, TaskStore } from './task-store';
@@ -170,15 +170,23 @@ describe('MongoTaskStore lease documents', () => {
     expect(fromDocument(old)).toEqual({ ...record, version: 3 });
   });
 
-  it('claims unfinished tasks whose lease is missing or expired', () => {
-    const now = new Date('2030-01-01T00:00:00Z');
-    const filter = claimableFilter(now);
+  it('takes over the unfinished tasks of expired owners, the owners as values, not operators', () => {
+    const filter = heldByFilter(['A', '$where']);
     expect(filter).toEqual({
+      'lease.owner': { $in: ['A', '$where'] },
       state: { $nin: [...TERMINAL_STATES] },
-      $or: [{ 'lease.expiry': null }, { 'lease.expiry': { $lte: now } }],
     });
-    // mongoose casts it without complaint, the instant staying a Date.
-    const cast = Task.find(filter).cast() as { $or: { 'lease.expiry'?: { $lte?: Date } }[] };
-    expect(cast.$or[1]['lease.expiry']?.$lte).toEqual(now);
+    // mongoose casts it without complaint, the owners staying strings.
+    const cast = Task.find(filter).cast() as { 'lease.owner': { $in: string[] } };
+    expect(cast['lease.owner'].$in).toEqual(['A', '$where']);
+  });
+
+  it('shows a lease with its owner’s expiry, which the owner’s renewals move', () => {
+    const record = newRecord({ lease: { owner: 'A', expiresAt: '2030-01-01T00:00:00.000Z' } });
+    const later = '2030-01-01T00:05:00.000Z';
+    expect(fromDocument(toDocument(record), later)).toEqual({
+      ...record,
+      lease: { owner: 'A', expiresAt: later },
+    });
   });
 });

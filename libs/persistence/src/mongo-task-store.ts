@@ -58,14 +58,17 @@ export function toDocument(record: TaskRecord): TaskDocument {
 /** What reads fetch: the record is `doc` with the version and the lease put back. */
 const RECORD_FIELDS = { doc: 1, version: 1, lease: 1 } as const;
 
-export function fromDocument({
-  doc,
-  version,
-  lease,
-}: Pick<TaskDocument, 'doc' | 'version' | 'lease'>): TaskRecord {
+/**
+ * The record of a stored document. `ownerExpiresAt` is the expiry of the lease's owner (its
+ * lease_owners document), which a lease lasts until: the one written on the task when it has none.
+ */
+export function fromDocument(
+  { doc, version, lease }: Pick<TaskDocument, 'doc' | 'version' | 'lease'>,
+  ownerExpiresAt?: string,
+): TaskRecord {
   // Documents written before leases existed also have a version inside `doc`; the field wins.
   const record = { ...(JSON.parse(doc) as TaskRecord), version };
-  if (lease) record.lease = { owner: lease.owner, expiresAt: lease.expiresAt };
+  if (lease) record.lease = { owner: lease.owner, expiresAt: ownerExpiresAt ?? lease.expiresAt };
   else delete record.lease;
   return record;
 }
@@ -89,28 +92,36 @@ export function taskFilter(query: TaskQuery): QueryFilter<TaskDocument> {
   return filter;
 }
 
-/** Unfinished tasks that anyone may claim at `now`: no lease or an expired one. */
-export function claimableFilter(now: Date): QueryFilter<TaskDocument> {
-  return {
-    state: UNFINISHED,
-    // Matches a missing lease too; every stored lease has an expiry.
-    $or: [{ 'lease.expiry': null }, { 'lease.expiry': { $lte: now } }],
-  };
-}
+/** Unfinished tasks that no owner holds (`null` matches a missing lease). */
+export const FREE_FILTER: QueryFilter<TaskDocument> = { 'lease.owner': null, state: UNFINISHED };
 
-/** Unfinished tasks whose lease `owner` holds. */
-const heldFilter = (owner: string): QueryFilter<TaskDocument> => ({
-  'lease.owner': { $eq: owner },
+/** Unfinished tasks held by one of `owners`. */
+export const heldByFilter = (owners: string[]): QueryFilter<TaskDocument> => ({
+  'lease.owner': { $in: owners },
   state: UNFINISHED,
 });
+
+/**
+ * An owner's expiry (docs/tracking.md): the leases it holds last until then, so that renewing them
+ * all is one write of this document. Kept at least as late as every lease written on a task.
+ */
+interface LeaseOwnerDocument {
+  _id: string;
+  expiry: Date;
+  expiresAt: string;
+}
+
+const LEASE_OWNERS = 'lease_owners';
 
 /**
  * TaskStore on MongoDB (distributed mode). Same layout and rules as the SQLite store: indexed
  * copies of the filtered fields, the record as JSON, newest first by the time-ordered id.
  *
- * Leases rely on MongoDB's single-document atomicity: each task is claimed by a findOneAndUpdate
- * whose filter requires the lease to be claimable, so of two trackers racing for a task the server
- * lets only one update match, and the other moves on.
+ * Leases rely on MongoDB's single-document atomicity: each task is claimed by an update whose
+ * filter requires it to be free (or held by an owner whose lease expired), so of two trackers
+ * racing for a task the server lets only one update match, and the other moves on. A lease expires
+ * with its owner's document in lease_owners, which the owner's claims renew: one write per tracker
+ * and renewal, whatever the number of tasks it holds.
  *
  * The model is the one MongooseModule registers on the store's connection (PersistenceModule's
  * Mongo branch); the store opens no connection of its own.
@@ -130,6 +141,59 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     await this.tasks.createIndexes();
     await this.backfillNodes();
+    await this.backfillLeaseOwners();
+  }
+
+  private owners() {
+    return this.tasks.db.collection<LeaseOwnerDocument>(LEASE_OWNERS);
+  }
+
+  /**
+   * Leases written before lease_owners existed expired on their own: each owner of an unfinished
+   * task gets its document, as late as its latest lease, so that its tasks stay held as long.
+   */
+  private async backfillLeaseOwners(): Promise<void> {
+    const latest = await this.tasks.aggregate<{ _id: string; lease: LeaseDocument }>([
+      { $match: { 'lease.owner': { $type: 'string' }, state: UNFINISHED } },
+      { $sort: { 'lease.expiry': -1 } },
+      { $group: { _id: '$lease.owner', lease: { $first: '$lease' } } },
+    ]);
+    for (const { lease } of latest) await this.extendOwner(lease);
+  }
+
+  /**
+   * Sets the owner's document to expire with `lease` if it expires before `below` (by default:
+   * before `lease`, so that it expires no earlier than any lease written on a task). Written before
+   * the tasks that carry the lease, so that a task is never held by an owner that has none.
+   */
+  private async extendOwner(
+    { owner, expiry, expiresAt }: LeaseDocument,
+    below = expiry,
+  ): Promise<void> {
+    try {
+      await this.owners().updateOne(
+        { _id: owner, expiry: { $lt: below } },
+        { $set: { expiry, expiresAt } },
+        { upsert: true },
+      );
+    } catch (err) {
+      // The owner's document exists and is already as late: the upsert's insert clashed.
+      if (!(err instanceof mongo.MongoServerError && err.code === DUPLICATE_KEY)) throw err;
+    }
+  }
+
+  /** The records of `found`, each lease with its owner's expiry (one query for all owners). */
+  private async records(
+    found: Pick<TaskDocument, 'doc' | 'version' | 'lease'>[],
+  ): Promise<TaskRecord[]> {
+    const owners = [...new Set(found.flatMap(({ lease }) => (lease ? [lease.owner] : [])))];
+    const rows = owners.length
+      ? await this.owners()
+          .find({ _id: { $in: owners } })
+          .toArray()
+      : [];
+    const expiresAt = new Map(rows.map((row) => [row._id, row.expiresAt]));
+    return found.map((doc) => fromDocument(doc, doc.lease && expiresAt.get(doc.lease.owner)));
   }
 
   /**
@@ -155,6 +219,7 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
   async create(record: TaskRecord): Promise<void> {
     checkNewRecord(record);
     checkRecordLease(record);
+    if (record.lease) await this.extendOwner(toLeaseDocument(record.lease));
     try {
       await this.tasks.create(toDocument(record));
     } catch (err) {
@@ -167,7 +232,7 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
 
   async get(id: string): Promise<TaskRecord | undefined> {
     const found = await this.tasks.findById(id, RECORD_FIELDS).lean();
-    return found ? fromDocument(found) : undefined;
+    return found ? (await this.records([found]))[0] : undefined;
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
@@ -177,7 +242,7 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
       .sort({ _id: -1 })
       .limit(query.pageSize + 1)
       .lean();
-    return toPage(found.map(fromDocument), query.pageSize);
+    return toPage(await this.records(found), query.pageSize);
   }
 
   async listStates(query: TaskQuery): Promise<TaskStatePage> {
@@ -203,6 +268,7 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
 
   async replace(next: TaskRecord): Promise<TaskRecord> {
     checkRecordLease(next);
+    if (next.lease) await this.extendOwner(toLeaseDocument(next.lease));
     const stored = { ...next, version: next.version + 1 };
     const { matchedCount } = await this.tasks.replaceOne(
       { _id: { $eq: next.id }, version: { $eq: next.version } },
@@ -221,7 +287,7 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
       .find({ state: UNFINISHED }, RECORD_FIELDS)
       .sort({ _id: 1 })
       .lean();
-    return found.map(fromDocument);
+    return this.records(found);
   }
 
   async claim(
@@ -232,51 +298,93 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
   ): Promise<TaskRecord[]> {
     const lease = toLeaseDocument(newLease(owner, leaseMs, now));
     checkClaimLimit(limit);
-    await this.tasks.updateMany(
-      { ...heldFilter(owner), 'lease.expiry': { $lt: new Date(now.getTime() + leaseMs / 2) } },
-      { $set: { lease }, $inc: { version: 1 } },
-    );
-    const claimable = claimableFilter(now);
-    const claimed: TaskRecord[] = [];
+    // The renewal of every lease the owner holds, once due: its own document.
+    await this.extendOwner(lease, new Date(now.getTime() + leaseMs / 2));
+    const free = await this.take(FREE_FILTER, limit, lease);
+    const orphaned = await this.orphanedOwners(now);
+    const share = orphaned.length ? await this.share(owner, now) : 0;
+    const taken = [...free, ...(await this.take(heldByFilter(orphaned), share, lease))];
+    return taken.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /**
+   * Owners whose lease expired and that still hold unfinished tasks; those that hold none are
+   * forgotten (unless they renewed meanwhile).
+   */
+  private async orphanedOwners(now: Date): Promise<string[]> {
+    const expired = await this.owners()
+      .find({ expiry: { $lte: now } }, { projection: { _id: 1 } })
+      .toArray();
+    const orphaned: string[] = [];
+    for (const { _id } of expired) {
+      if (await this.tasks.exists(heldByFilter([_id]))) orphaned.push(_id);
+      else await this.owners().deleteOne({ _id, expiry: { $lte: now } });
+    }
+    return orphaned;
+  }
+
+  /**
+   * How many orphaned tasks `owner` takes over: as many as brings it to an equal part of all the
+   * held tasks among the live owners (the first to claim takes its part, the next the rest).
+   */
+  private async share(owner: string, now: Date): Promise<number> {
+    const [leased, live, mine] = await Promise.all([
+      this.tasks.countDocuments({ 'lease.owner': { $type: 'string' }, state: UNFINISHED }),
+      this.owners().countDocuments({ expiry: { $gt: now } }),
+      this.tasks.countDocuments(heldByFilter([owner])),
+    ]);
+    return Math.max(0, Math.ceil(leased / Math.max(live, 1)) - mine);
+  }
+
+  /**
+   * Gives `lease` to up to `limit` of the oldest tasks matching `filter`, and returns those as
+   * stored. One query for the candidates, one update of all of them whose filter still requires
+   * `filter` (a candidate a rival took meanwhile no longer matches), then a read of those that now
+   * carry this very lease; the loop looks past the last candidate until `limit` are taken.
+   */
+  private async take(
+    filter: QueryFilter<TaskDocument>,
+    limit: number,
+    lease: LeaseDocument,
+  ): Promise<TaskRecord[]> {
+    const taken: TaskRecord[] = [];
     let after: string | undefined;
-    // One query for the oldest candidates, then one conditional update each. A candidate a rival
-    // took in between no longer matches its update and is skipped; the next round looks past the
-    // last candidate, so the loop ends.
-    while (claimed.length < limit) {
+    while (taken.length < limit) {
+      const page = after === undefined ? filter : { ...filter, _id: { $gt: after } };
       const candidates = await this.tasks
-        .find(after === undefined ? claimable : { ...claimable, _id: { $gt: after } }, { _id: 1 })
+        .find(page, { _id: 1 })
         .sort({ _id: 1 })
-        .limit(limit - claimed.length)
+        .limit(limit - taken.length)
         .lean();
       if (!candidates.length) break;
-      const taken = await Promise.all(
-        candidates.map(({ _id }) =>
-          this.tasks
-            .findOneAndUpdate(
-              { ...claimable, _id: { $eq: _id } },
-              { $set: { lease }, $inc: { version: 1 } },
-              { returnDocument: 'after', projection: RECORD_FIELDS },
-            )
-            .lean(),
-        ),
+      const ids = candidates.map(({ _id }) => _id);
+      await this.tasks.updateMany(
+        { ...filter, _id: { $in: ids } },
+        { $set: { lease }, $inc: { version: 1 } },
       );
-      for (const found of taken) if (found) claimed.push(fromDocument(found));
-      after = candidates[candidates.length - 1]._id;
+      const mine = await this.tasks
+        .find(
+          { _id: { $in: ids }, 'lease.owner': lease.owner, 'lease.expiry': lease.expiry },
+          RECORD_FIELDS,
+        )
+        .lean();
+      taken.push(...(await this.records(mine)));
+      after = ids[ids.length - 1];
     }
-    return claimed;
+    return taken;
   }
 
   async listHeld(owner: string): Promise<TaskRecord[]> {
     checkLeaseOwner(owner);
-    const found = await this.tasks.find(heldFilter(owner), RECORD_FIELDS).lean();
-    return found.map(fromDocument);
+    return this.records(await this.tasks.find(heldByFilter([owner]), RECORD_FIELDS).lean());
   }
 
   async renew(owner: string, ids: string[], leaseMs: number, now = new Date()): Promise<string[]> {
     const lease = toLeaseDocument(newLease(owner, leaseMs, now));
     const wanted = uniqueIds(ids);
     if (!wanted.length) return [];
-    const held: QueryFilter<TaskDocument> = { _id: { $in: wanted }, ...heldFilter(owner) };
+    const held: QueryFilter<TaskDocument> = { _id: { $in: wanted }, ...heldByFilter([owner]) };
+    await this.extendOwner(lease);
     await this.tasks.updateMany(held, { $set: { lease }, $inc: { version: 1 } });
     // updateMany does not say which documents it changed. Those that now carry this very lease
     // are the ones: a rival that took a task meanwhile wrote its own owner, and a writer that read

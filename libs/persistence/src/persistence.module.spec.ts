@@ -175,8 +175,13 @@ describe('PersistenceModule', () => {
         .mockReturnValue({ lean: () => Promise.resolve([]) } as unknown as ReturnType<
           typeof tasks.find
         >);
+      // And for the owners of leases written before owners had documents of their own (none).
+      const aggregate = jest
+        .spyOn(tasks, 'aggregate')
+        .mockReturnValue(Promise.resolve([]) as unknown as ReturnType<typeof tasks.aggregate>);
       await app.init();
       expect(createIndexes).toHaveBeenCalledTimes(1);
+      expect(aggregate).toHaveBeenCalledTimes(1);
       expect(find).toHaveBeenCalledWith(
         { state: { $nin: [...TERMINAL_STATES] }, node: { $exists: false } },
         { doc: 1 },

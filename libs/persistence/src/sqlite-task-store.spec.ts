@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TERMINAL_STATES } from '@protes/tes';
-import { FREE_TASKS, listStatement, RECORD_COLUMNS, SqliteTaskStore } from './sqlite-task-store';
+import {
+  FREE_TASKS,
+  listStatement,
+  ORPHANED_TASKS,
+  RECORD_COLUMNS,
+  SqliteTaskStore,
+} from './sqlite-task-store';
 import { describeTaskStoreContract, everyListQuery, newRecord } from './task-store.contract';
 import type { TaskQuery, TaskRecord } from './task-record';
 import { StaleVersionError } from './task-store';
@@ -258,21 +264,21 @@ describe('SqliteTaskStore schema', () => {
           `SELECT node, count(*) FROM tasks WHERE ${UNFINISHED} AND node IS NOT NULL GROUP BY node`,
         ),
       ).toEqual([expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_node_load/)]);
+      // listHeld, and the counts of a takeover's share.
+      const byOwner = /^SEARCH tasks USING COVERING INDEX tasks_lease \(lease_owner=\?\)/;
       expect(
         plan(
-          `SELECT id, version, doc_version, lease_owner, lease_at FROM tasks
-           WHERE lease_owner = 'a' AND ${UNFINISHED}`,
+          `SELECT id, version, doc_version FROM tasks WHERE lease_owner = 'a' AND ${UNFINISHED}`,
         ),
-      ).toEqual([expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_held/)]);
+      ).toEqual([expect.stringMatching(byOwner)]);
       expect(
-        plan(
-          `SELECT id FROM tasks WHERE lease_owner = 'a' AND ${UNFINISHED} AND lease_expires < 1`,
-        ),
-      ).toEqual([expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_held/)]);
-      const free = plan(FREE_TASKS, { now: 1, limit: 10 });
-      expect(free.filter((step) => /^(SCAN|SEARCH) tasks/.test(step))).toEqual([
-        expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_free \(lease_expires=\?\)/),
-        expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_free \(lease_expires<\?\)/),
+        plan(`SELECT count(*) FROM tasks WHERE lease_owner IS NOT NULL AND ${UNFINISHED}`),
+      ).toEqual([expect.stringMatching(/^SEARCH tasks USING COVERING INDEX tasks_lease/)]);
+      // The free tasks in id order from the index, without a sort.
+      expect(plan(FREE_TASKS, { limit: 10 })).toEqual([expect.stringMatching(byOwner)]);
+      const orphaned = plan(ORPHANED_TASKS, { owners: '["a"]', limit: 10 });
+      expect(orphaned.filter((step) => /^(SCAN|SEARCH) tasks/.test(step))).toEqual([
+        expect.stringMatching(byOwner),
       ]);
     });
   });
@@ -305,7 +311,7 @@ describe('SqliteTaskStore schema', () => {
 
     const store = new SqliteTaskStore({ path });
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     const columns = db.pragma('table_info(tasks)') as { name: string }[];
     expect(columns.map((c) => c.name)).toEqual(
       expect.arrayContaining(['lease_owner', 'lease_expires']),
@@ -316,7 +322,9 @@ describe('SqliteTaskStore schema', () => {
       )
       .pluck()
       .all();
-    expect(indexes).toEqual(expect.arrayContaining(['tasks_free', 'tasks_held']));
+    expect(indexes).toEqual(expect.arrayContaining(['tasks_lease']));
+    expect(indexes).not.toContain('tasks_free');
+    expect(indexes).not.toContain('tasks_held');
     expect(indexes).not.toContain('tasks_unfinished');
     expect(indexes).not.toContain('tasks_name');
     expect(indexes).not.toContain('tasks_claimable');
@@ -345,6 +353,45 @@ describe('SqliteTaskStore schema', () => {
       [records[0], records[2]].map((r) => r.id),
     );
     await again.close();
+  });
+});
+
+describe('SqliteTaskStore upgrade to leases by owner (version 3 to 4)', () => {
+  it('keeps the leases of a version 3 file: a live owner’s tasks stay its own, an expired one’s are taken over', async () => {
+    const path = freshPath();
+    const future = { owner: 'A', expiresAt: '2999-01-01T00:00:00.000Z' };
+    const past = { owner: 'B', expiresAt: '2000-01-01T00:00:00.000Z' };
+    const records = [
+      newRecord({ state: 'RUNNING', lease: future }),
+      newRecord({ state: 'RUNNING', lease: past }),
+      newRecord({ state: 'COMPLETE', lease: { owner: 'C', expiresAt: past.expiresAt } }),
+    ];
+    const store = new SqliteTaskStore({ path });
+    await store.createMany(records);
+    await store.close();
+    // Back to what version 3 left: leases on the tasks alone, and its lease indexes.
+    const v3 = new Database(path);
+    v3.exec(`
+      DROP TRIGGER tasks_lease_insert;
+      DROP TRIGGER tasks_lease_update;
+      DROP TABLE lease_owners;
+      DROP INDEX tasks_lease;
+      CREATE INDEX tasks_free ON tasks (lease_expires, id, state) WHERE ${UNFINISHED};
+      CREATE INDEX tasks_held ON tasks (lease_owner, lease_expires, id, version, doc_version, lease_at, state)
+        WHERE ${UNFINISHED};
+    `);
+    v3.pragma('user_version = 3');
+    v3.close();
+
+    const upgraded = new SqliteTaskStore({ path });
+    try {
+      for (const record of records) expect(await upgraded.get(record.id)).toEqual(record);
+      const taken = await upgraded.claim('X', 60_000, 10);
+      expect(taken.map((r) => r.id)).toEqual([records[1].id]);
+      expect(await upgraded.listHeld('A')).toEqual([records[0]]);
+    } finally {
+      await upgraded.close();
+    }
   });
 });
 

@@ -25,12 +25,21 @@ export interface SqliteTaskStoreOptions {
 }
 
 /** Bumped by every schema change; migrate() walks a file from its version up to this one. */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 // Constants from the TES spec, not user input, so they may be inlined. The partial index and the
 // query that uses it must carry the very same text, or SQLite will not match them; a change to
 // TERMINAL_STATES therefore needs a migration that recreates the index.
 const UNFINISHED = `state NOT IN (${[...TERMINAL_STATES].map((s) => `'${s}'`).join(', ')})`;
+
+/**
+ * A trigger's body: makes the owner's row (lease_owners) expire no earlier than the lease just
+ * written on a task (NEW), so that a lease never outlives its owner's.
+ */
+const EXTEND_OWNER = `INSERT INTO lease_owners (owner, expires, at)
+    VALUES (NEW.lease_owner, NEW.lease_expires, NEW.lease_at)
+    ON CONFLICT (owner) DO UPDATE SET expires = excluded.expires, at = excluded.at
+    WHERE excluded.expires > lease_owners.expires;`;
 
 /** Version 0 (a new, empty file) to 1: the table and the indexes that list queries use. */
 const SCHEMA_V1 = `
@@ -120,19 +129,57 @@ const SCHEMA_V3 = `
 `;
 
 /**
- * The oldest free tasks: two ranges of tasks_free, no lease and an expired one, then sorted. Only
- * the free tasks are sorted, none when every task is held; walking the tasks in id order instead
- * (which the planner would choose) passes every held task on the way.
+ * Version 3 to 4: leases expire by owner, so that keeping them costs one write per tracker, not one
+ * per task (docs/tracking.md).
+ *
+ * - lease_owners holds each owner's expiry; a task's lease lasts as long as its owner's row. The
+ *   triggers keep that row at least as late as every lease written on a task (a claim, a renewal
+ *   by id, a record written with its lease), so a task's own lease_expires never outlives its
+ *   owner's and claim need only look at the owners. lease_expires and lease_at stay on the tasks as
+ *   the expiry last written there (what a record shows when its owner's row is gone): dropping them
+ *   would rewrite every row of the file.
+ * - tasks_lease, by owner then id, replaces tasks_free and tasks_held: the free tasks (no owner)
+ *   oldest first, an owner's tasks for listHeld and for a takeover, and how many each one holds,
+ *   from the index alone (state too, which the queries name although the index implies it).
  */
-export const FREE_TASKS = `
-  SELECT id FROM (
-    SELECT id FROM tasks INDEXED BY tasks_free WHERE ${UNFINISHED} AND lease_expires IS NULL
-    UNION ALL
-    SELECT id FROM tasks INDEXED BY tasks_free WHERE ${UNFINISHED} AND lease_expires <= @now
-  ) ORDER BY id LIMIT @limit`;
+const SCHEMA_V4 = `
+  CREATE TABLE lease_owners (
+    owner TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL,
+    at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO lease_owners (owner, expires, at)
+    SELECT lease_owner, max(lease_expires), lease_at FROM tasks
+    WHERE lease_owner IS NOT NULL AND ${UNFINISHED} GROUP BY lease_owner;
+  CREATE TRIGGER tasks_lease_insert AFTER INSERT ON tasks WHEN NEW.lease_owner IS NOT NULL BEGIN
+    ${EXTEND_OWNER}
+  END;
+  CREATE TRIGGER tasks_lease_update AFTER UPDATE OF lease_owner, lease_expires ON tasks
+    WHEN NEW.lease_owner IS NOT NULL BEGIN
+    ${EXTEND_OWNER}
+  END;
+  DROP INDEX tasks_free;
+  DROP INDEX tasks_held;
+  CREATE INDEX tasks_lease ON tasks (lease_owner, id, version, doc_version, state)
+    WHERE ${UNFINISHED};
+`;
 
 /** MIGRATIONS[v] takes a file from schema version v to v + 1. One that has shipped never changes. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+
+/**
+ * The oldest free tasks: no owner, from tasks_lease, whose NULL owners come first in id order, so
+ * that neither a sort nor a held task is ever passed.
+ */
+export const FREE_TASKS = `
+  SELECT id FROM tasks INDEXED BY tasks_lease
+  WHERE lease_owner IS NULL AND ${UNFINISHED} ORDER BY id LIMIT @limit`;
+
+/** The oldest tasks of the owners in @owners (a JSON array): those a takeover takes. */
+export const ORPHANED_TASKS = `
+  SELECT id FROM tasks INDEXED BY tasks_lease
+  WHERE lease_owner IN (SELECT value FROM json_each(@owners)) AND ${UNFINISHED}
+  ORDER BY id LIMIT @limit`;
 
 /** What reads select to rebuild a record: the document and the columns that win over it. */
 export const RECORD_COLUMNS = 'doc, version, lease_owner, lease_at';
@@ -234,19 +281,25 @@ function withColumns(
 const fromRow = (row: RecordRow): TaskRecord => withColumns(JSON.parse(row.doc) as TaskRecord, row);
 
 /**
- * listHeld's row, from its covering index: id, version, doc_version, lease_at. An array (the
- * statement is raw): a tracker reads every row it holds each time one of its nodes is due.
+ * listHeld's row, from its covering index: id, version, doc_version. An array (the statement is
+ * raw): a tracker reads every row it holds each time one of its nodes is due.
  */
-type HeldRow = [id: string, version: number, docVersion: number, leaseAt: string | null];
+type HeldRow = [id: string, version: number, docVersion: number];
 
-/** A held task as last parsed; `seen` is the listHeld call that last found it held. */
+/**
+ * A held task as last answered, kept once (the record itself, not also its parsed document: a
+ * record differs from its document only by the columns withColumns sets, which it sets again);
+ * `seen` is the listHeld call that last found it held.
+ */
 interface HeldEntry {
   version: number;
   docVersion: number;
-  parsed: TaskRecord;
   record: TaskRecord;
   seen: number;
 }
+
+/** The owner's expiry as its lease_owners row has it (when the row is there). */
+type OwnerAt = string | undefined;
 
 /**
  * The FROM and WHERE of a list query, and the ORDER BY column. With tag filters the walk starts
@@ -370,17 +423,22 @@ export class SqliteTaskStore extends TaskStore {
   private readonly loadStmt;
   private readonly heldStmt;
   private readonly docsStmt;
+  private readonly ownerAtStmt;
   private readonly claimTx;
   private readonly renewStmt;
   private readonly releaseStmt;
   /** Prepared list statements by their text, the oldest dropped past LIST_STATEMENTS. */
   private readonly listStmts = new Map<string, Database.Statement<ListParams>>();
-  /** listHeld's parsed records of the last owner it was asked for, by id, and its calls. */
-  private held: { owner: string; entries: Map<string, HeldEntry>; calls: number } = {
-    owner: '',
-    entries: new Map(),
-    calls: 0,
-  };
+  /**
+   * listHeld's records of the last owner it was asked for, by id, the owner's expiry they show,
+   * and its calls.
+   */
+  private held: {
+    owner: string;
+    at: OwnerAt;
+    entries: Map<string, HeldEntry>;
+    calls: number;
+  } = { owner: '', at: undefined, entries: new Map(), calls: 0 };
 
   constructor({ path, busyTimeoutMs = 5000 }: SqliteTaskStoreOptions) {
     super();
@@ -424,22 +482,49 @@ export class SqliteTaskStore extends TaskStore {
     );
     this.heldStmt = this.db
       .prepare<{ owner: string }, HeldRow>(
-        `SELECT id, version, doc_version, lease_at FROM tasks
+        `SELECT id, version, doc_version FROM tasks INDEXED BY tasks_lease
          WHERE lease_owner = @owner AND ${UNFINISHED}`,
       )
       .raw();
     this.docsStmt = this.db.prepare<{ ids: string }, RecordRow & { id: string }>(
       `SELECT id, ${RECORD_COLUMNS} FROM tasks WHERE id IN (${ID_LIST})`,
     );
+    this.ownerAtStmt = this.db
+      .prepare<[string], string>('SELECT at FROM lease_owners WHERE owner = ?')
+      .pluck();
 
     // Leases change their columns and the version only, never the document.
     const setLease = `lease_owner = @owner, lease_expires = @expires, lease_at = @at,
       version = version + 1`;
-    const renewDueStmt = this.db.prepare<LeaseParams & { due: number }>(
-      `UPDATE tasks SET ${setLease}
-       WHERE lease_owner = @owner AND ${UNFINISHED} AND lease_expires < @due`,
+    // The renewal of every lease the owner holds: its lease_owners row, once due.
+    const renewOwnerStmt = this.db.prepare<LeaseParams & { due: number }>(
+      `INSERT INTO lease_owners (owner, expires, at) VALUES (@owner, @expires, @at)
+       ON CONFLICT (owner) DO UPDATE SET expires = excluded.expires, at = excluded.at
+       WHERE lease_owners.expires < @due`,
     );
-    const freeStmt = this.db.prepare<{ now: number; limit: number }, string>(FREE_TASKS).pluck();
+    const freeStmt = this.db.prepare<{ limit: number }, string>(FREE_TASKS).pluck();
+    const expiredStmt = this.db
+      .prepare<{ now: number }, string>('SELECT owner FROM lease_owners WHERE expires <= @now')
+      .pluck();
+    const liveStmt = this.db
+      .prepare<{ now: number }, number>('SELECT count(*) FROM lease_owners WHERE expires > @now')
+      .pluck();
+    const holdingStmt = this.db
+      .prepare<[string], number>(
+        `SELECT count(*) FROM tasks INDEXED BY tasks_lease
+         WHERE lease_owner = ? AND ${UNFINISHED}`,
+      )
+      .pluck();
+    const leasedStmt = this.db
+      .prepare<[], number>(
+        `SELECT count(*) FROM tasks INDEXED BY tasks_lease
+         WHERE lease_owner IS NOT NULL AND ${UNFINISHED}`,
+      )
+      .pluck();
+    const forgetOwnerStmt = this.db.prepare<[string]>('DELETE FROM lease_owners WHERE owner = ?');
+    const orphanedStmt = this.db
+      .prepare<{ owners: string; limit: number }, string>(ORPHANED_TASKS)
+      .pluck();
     const takeStmt = this.db.prepare<LeaseParams & { ids: string }, RecordRow & { id: string }>(
       `UPDATE tasks SET ${setLease} WHERE id IN (${ID_LIST})
        RETURNING id, ${RECORD_COLUMNS}`,
@@ -457,14 +542,55 @@ export class SqliteTaskStore extends TaskStore {
        WHERE id IN (${ID_LIST}) AND lease_owner = @owner`,
     );
 
+    /**
+     * The tasks of owners whose lease expired that `owner` takes over: its share, so that the live
+     * owners end up holding as many each (the first to claim takes its part, the next the rest),
+     * in one go rather than claimBatch a round. An expired owner that holds nothing is forgotten.
+     */
+    const orphansFor = (owner: string, now: number): string[] => {
+      const expired = expiredStmt.all({ now }).filter((dead) => {
+        if (holdingStmt.get(dead)) return true;
+        forgetOwnerStmt.run(dead);
+        return false;
+      });
+      if (!expired.length) return [];
+      // count(*) always answers a row; `?? 0` only satisfies the types.
+      const [leased, live, mine] = [
+        leasedStmt.get(),
+        liveStmt.get({ now }),
+        holdingStmt.get(owner),
+      ];
+      const share = Math.ceil((leased ?? 0) / (live ?? 1)) - (mine ?? 0);
+      if (share <= 0) return [];
+      return orphanedStmt.all({ owners: JSON.stringify(expired), limit: share });
+    };
+
     this.claimTx = this.db.transaction((lease: LeaseParams, due: number, now: number, limit) => {
-      renewDueStmt.run({ ...lease, due });
-      const ids = limit > 0 ? freeStmt.all({ now, limit: limit as number }) : [];
+      renewOwnerStmt.run({ ...lease, due });
+      const free = limit > 0 ? freeStmt.all({ limit: limit as number }) : [];
+      const ids = [...free, ...orphansFor(lease.owner, now)];
       if (!ids.length) return [];
+      const read = this.reader();
       const taken = takeStmt.all({ ...lease, ids: JSON.stringify(ids) });
       // RETURNING gives rows in no set order; claim answers oldest first.
-      return taken.sort((a, b) => (a.id < b.id ? -1 : 1)).map(fromRow);
+      return taken.sort((a, b) => (a.id < b.id ? -1 : 1)).map(read);
     });
+  }
+
+  /**
+   * Turns rows into records, each lease with its owner's expiry: the owner's renewals extend its
+   * leases without writing the tasks. One lookup per owner and call; a row whose owner has no row
+   * in lease_owners (an ended task of an owner forgotten since) shows the expiry written on it.
+   */
+  private reader(): (row: RecordRow) => TaskRecord {
+    const ats = new Map<string, OwnerAt>();
+    return (row) => {
+      const owner = row.lease_owner;
+      if (owner === null) return fromRow(row);
+      if (!ats.has(owner)) ats.set(owner, this.ownerAtStmt.get(owner));
+      const at = ats.get(owner);
+      return fromRow(at === undefined ? row : { ...row, lease_at: at });
+    };
   }
 
   private migrate(): void {
@@ -522,13 +648,13 @@ export class SqliteTaskStore extends TaskStore {
   get(id: string): Promise<TaskRecord | undefined> {
     return settle(() => {
       const row = this.getStmt.get(id);
-      return row === undefined ? undefined : fromRow(row);
+      return row === undefined ? undefined : this.reader()(row);
     });
   }
 
   list(query: TaskQuery): Promise<TaskPage> {
     return settle(() =>
-      toPage(this.listRows<RecordRow>(query, RECORD_COLUMNS).map(fromRow), query.pageSize),
+      toPage(this.listRows<RecordRow>(query, RECORD_COLUMNS).map(this.reader()), query.pageSize),
     );
   }
 
@@ -581,7 +707,7 @@ export class SqliteTaskStore extends TaskStore {
   }
 
   listUnfinished(): Promise<TaskRecord[]> {
-    return settle(() => this.unfinishedStmt.all().map(fromRow));
+    return settle(() => this.unfinishedStmt.all().map(this.reader()));
   }
 
   claim(owner: string, leaseMs: number, limit: number, now = new Date()): Promise<TaskRecord[]> {
@@ -595,27 +721,36 @@ export class SqliteTaskStore extends TaskStore {
 
   /**
    * Every write bumps the version, so a row whose version is the one last seen is returned as the
-   * record built then, and only a row whose document changed (doc_version) is parsed again. The
-   * entries are updated in place: an idle tracker's read allocates little beyond the rows.
+   * record built then, and only a row whose document changed (doc_version) is parsed again; when
+   * the owner renewed (its lease_owners row), the records are rebuilt with the new expiry, without
+   * parsing. The entries are updated in place: an idle tracker's read allocates little beyond the
+   * rows.
    */
   listHeld(owner: string): Promise<TaskRecord[]> {
     return settle(() => {
       checkLeaseOwner(owner);
-      if (this.held.owner !== owner) this.held = { owner, entries: new Map(), calls: 0 };
+      if (this.held.owner !== owner) {
+        this.held = { owner, at: undefined, entries: new Map(), calls: 0 };
+      }
       const held = this.held;
       const seen = ++held.calls;
+      // Every unfinished task with an owner has the owner's row (the triggers write it), so `at`
+      // is there whenever a row below is.
+      const at = this.ownerAtStmt.get(owner);
+      const renewed = at !== held.at;
+      held.at = at;
+      const columns = { lease_owner: owner, lease_at: at ?? null };
       const records: TaskRecord[] = [];
       const changed = new Map<string, HeldRow>();
       for (const row of this.heldStmt.all({ owner })) {
-        const [id, version, docVersion, leaseAt] = row;
+        const [id, version, docVersion] = row;
         const known = held.entries.get(id);
         if (known?.docVersion !== docVersion) {
           changed.set(id, row);
           continue;
         }
-        if (known.version !== version) {
-          const columns = { version, lease_owner: owner, lease_at: leaseAt };
-          known.record = withColumns(known.parsed, columns);
+        if (renewed || known.version !== version) {
+          known.record = withColumns(known.record, { ...columns, version });
           known.version = version;
         }
         known.seen = seen;
@@ -625,9 +760,8 @@ export class SqliteTaskStore extends TaskStore {
         for (const doc of this.docsStmt.all({ ids: JSON.stringify([...changed.keys()]) })) {
           const [, version, docVersion] = changed.get(doc.id) ?? [];
           if (version === undefined || docVersion === undefined) continue;
-          const parsed = JSON.parse(doc.doc) as TaskRecord;
-          const record = withColumns(parsed, doc);
-          held.entries.set(doc.id, { version, docVersion, parsed, record, seen });
+          const record = withColumns(JSON.parse(doc.doc) as TaskRecord, { ...columns, version });
+          held.entries.set(doc.id, { version, docVersion, record, seen });
           records.push(record);
         }
       }

@@ -463,12 +463,15 @@ export function describeTaskStoreContract(
           version: 2,
           lease: leaseOf('A', MINUTE),
         });
-        // Due: renewed to the new expiry (one version each), still not returned.
+        // Due: renewed to the new expiry, still not returned. The renewal is the owner's, not a
+        // write of each task: the versions stay, and a writer holding a task's record goes on.
         expect(await store.claim('A', 5 * MINUTE, 10, at(MINUTE / 2))).toEqual([]);
         const renewed = leaseOf('A', MINUTE / 2 + 5 * MINUTE);
         for (const record of records) {
-          expect(await store.get(record.id)).toEqual({ ...record, lease: renewed, version: 3 });
+          expect(await store.get(record.id)).toEqual({ ...record, lease: renewed, version: 2 });
         }
+        // Every task it holds is kept past the first expiry, until the renewed one.
+        expect(await store.claim('B', MINUTE, 10, at(5 * MINUTE))).toEqual([]);
         // Also once expired, as long as nobody else took them.
         await store.claim('A', MINUTE, 10, at(60 * MINUTE));
         expect(await store.claim('B', MINUTE, 10, at(60 * MINUTE + 1))).toEqual([]);
@@ -499,8 +502,9 @@ export function describeTaskStoreContract(
         ]);
         const sorted = async (owner: string): Promise<TaskRecord[]> =>
           (await store.listHeld(owner)).sort((x, y) => (x.id < y.id ? -1 : 1));
-        // An expired lease nobody took over is still held.
-        expect(await sorted('A')).toEqual([a1, a2]);
+        // An expired lease nobody took over is still held. A lease expires with its owner's
+        // latest one: a2, written with an expiry before a1's, shows a1's.
+        expect(await sorted('A')).toEqual([a1, { ...a2, lease: a1.lease }]);
         expect(await sorted('B')).toEqual([b1]);
         expect(await sorted('C')).toEqual([]);
         // Every kind of change shows in the next call: the document, the lease, the end.
@@ -544,7 +548,9 @@ export function describeTaskStoreContract(
         const renewed = leaseOf('A', 1000 + 2 * MINUTE);
         expect(await store.get(a1.id)).toEqual({ ...a1, lease: renewed, version: 2 });
         expect(await store.get(a2.id)).toEqual({ ...a2, lease: renewed, version: 2 });
-        for (const record of [b1, ended, free]) expect(await store.get(record.id)).toEqual(record);
+        for (const record of [b1, free]) expect(await store.get(record.id)).toEqual(record);
+        // The ended task is not written; its lease shows the owner's expiry, as every one does.
+        expect(await store.get(ended.id)).toEqual({ ...ended, lease: renewed });
         expect(await store.renew('A', [], MINUTE, T0)).toEqual([]);
       });
 
@@ -553,6 +559,42 @@ export function describeTaskStoreContract(
         await store.claim('A', MINUTE, 1, T0);
         expect(await store.renew('A', [task.id], MINUTE, at(5 * MINUTE))).toEqual([task.id]);
         expect(await store.claim('B', MINUTE, 1, at(5 * MINUTE + 1))).toEqual([]);
+      });
+
+      it('hands a dead owner’s tasks over in one claim each, shared among the live owners', async () => {
+        const records = await unfinished(301);
+        // A holds them all (a batch far above the limit the others claim with below).
+        expect(await store.claim('A', MINUTE, 301, T0)).toHaveLength(301);
+        const fresh = await createAll([newRecord({ state: 'QUEUED' })]);
+        // B and C are alive, with leases that outlast A's; B takes the new task meanwhile.
+        expect(ids(await store.claim('B', 10 * MINUTE, 10, T0))).toEqual(ids(fresh));
+        expect(await store.claim('C', 10 * MINUTE, 10, T0)).toEqual([]);
+        // A stops renewing. Once its lease expired, the first live owner to claim takes its part
+        // of all the held tasks at once, whatever its limit, the oldest first; the next the rest.
+        const byB = await store.claim('B', 10 * MINUTE, 10, at(MINUTE));
+        expect(ids(byB)).toEqual(ids(records.slice(0, 150)));
+        expect(byB.every((r) => r.lease?.owner === 'B' && r.version === 3)).toBe(true);
+        const byC = await store.claim('C', 10 * MINUTE, 10, at(MINUTE));
+        expect(ids(byC)).toEqual(ids(records.slice(150)));
+        expect(await store.claim('B', 10 * MINUTE, 10, at(MINUTE))).toEqual([]);
+        expect(await store.listHeld('A')).toEqual([]);
+        expect((await store.listHeld('B')).length).toBe(151);
+        expect((await store.listHeld('C')).length).toBe(151);
+      });
+
+      it('leaves a revived owner what was not taken over yet', async () => {
+        const records = await unfinished(4);
+        await store.claim('A', MINUTE, 4, T0);
+        await store.claim('B', 10 * MINUTE, 0, T0);
+        await store.claim('C', 10 * MINUTE, 0, T0);
+        // B takes its half; A renews before C claims, and keeps the other half.
+        expect(ids(await store.claim('B', 10 * MINUTE, 0, at(MINUTE)))).toEqual(
+          ids(records.slice(0, 2)),
+        );
+        expect(await store.claim('A', MINUTE, 0, at(MINUTE))).toEqual([]);
+        expect(await store.claim('C', 10 * MINUTE, 0, at(MINUTE))).toEqual([]);
+        const heldByA = (await store.listHeld('A')).map((r) => r.id).sort();
+        expect(heldByA).toEqual(ids(records.slice(2)));
       });
 
       it('releases the owner’s leases only, so that others may claim them at once', async () => {

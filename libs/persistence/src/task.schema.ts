@@ -71,9 +71,9 @@ taskSchema.index({ name: 1, _id: -1 });
 // Tag filters, newest first: key and value, or the key alone (an empty filter value).
 taskSchema.index({ 'tags.k': 1, 'tags.v': 1, _id: -1 });
 taskSchema.index({ 'tags.k': 1, _id: -1 });
-// claim: free or expired leases, and the claimer's own. Unfinished tasks are few next to finished
-// ones, so state comes second, where the $nin bounds skip past the finished tasks' keys.
-taskSchema.index({ 'lease.expiry': 1, state: 1 });
+// claim and listHeld: the free tasks (no owner) and an owner's tasks; leases expire by owner
+// (lease_owners), so no query compares the tasks' own expiry. Unfinished tasks are few next to
+// finished ones, so state comes second, where the $nin bounds skip past the finished tasks' keys.
 taskSchema.index({ 'lease.owner': 1, state: 1 });
 // The per-node load: a count per node of the unfinished tasks, from the index alone.
 taskSchema.index({ node: 1, state: 1 });

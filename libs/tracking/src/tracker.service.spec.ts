@@ -72,7 +72,8 @@ class CountingStore extends SqliteTaskStore {
 describe('TrackerService rounds', () => {
   let node: FakeNode;
   let store: CountingStore;
-  let moduleRef: TestingModule;
+  /** The tracker modules of the test, closed after it (which closes the store). */
+  let modules: TestingModule[];
   let tracker: TrackerService;
   let tasks: TaskRecord[];
 
@@ -86,14 +87,20 @@ describe('TrackerService rounds', () => {
       await store.create(task);
       node.states.set(task.remoteId ?? '', 'RUNNING');
     }
+    modules = [];
     // Long poll intervals: a node polled once is not due again within the test.
+    tracker = await compileTracker(60_000);
+  });
+
+  /** A tracker on the store and node, with poll intervals of `pollMs`. */
+  async function compileTracker(pollMs: number): Promise<TrackerService> {
     const env = {
       PROTES_NODES: JSON.stringify([{ name: 'n0', url: node.url }]),
-      PROTES_TRACKER__MIN_POLL_MS: '60000',
-      PROTES_TRACKER__MAX_POLL_MS: '60000',
+      PROTES_TRACKER__MIN_POLL_MS: String(pollMs),
+      PROTES_TRACKER__MAX_POLL_MS: String(pollMs),
     };
     // Not initialised: no timer starts rounds, the test runs each one itself.
-    moduleRef = await Test.createTestingModule({
+    const moduleRef = await Test.createTestingModule({
       imports: [
         ProtesConfigModule.forRoot(loadConfig(env)),
         PersistenceModule.forRoot({ driver: 'sqlite', path: ':memory:' }),
@@ -103,11 +110,12 @@ describe('TrackerService rounds', () => {
       .overrideProvider(TaskStore)
       .useValue(store)
       .compile();
-    tracker = moduleRef.get(TrackerService);
-  });
+    modules.push(moduleRef);
+    return moduleRef.get(TrackerService);
+  }
 
   afterEach(async () => {
-    await moduleRef.close();
+    for (const moduleRef of modules) await moduleRef.close();
     await store.close();
     await node.close();
   });
@@ -127,6 +135,29 @@ describe('TrackerService rounds', () => {
     expect(store.heldReads).toBe(1);
     expect(node.lists).toBe(1);
     expect(store.writes).toBe(0);
+  });
+
+  it('polls a due node again with the tasks it read, reading the store only once they may have changed', async () => {
+    // Another tracker, with short poll intervals: its node is due again a few ms after a poll.
+    const polling = await compileTracker(10);
+    /** A round once the node is due again. */
+    const dueRound = async (): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await polling.runRound();
+    };
+    await polling.runRound();
+    await dueRound();
+    await dueRound();
+    expect(node.lists).toBe(3);
+    expect(store.heldReads).toBe(1);
+    // A change it writes itself makes the next round read again, and the ended task is gone.
+    node.states.set('r3', 'COMPLETE');
+    await dueRound();
+    expect(store.writes).toBe(1);
+    await dueRound();
+    expect(store.heldReads).toBe(2);
+    const held = await store.listHeld(polling.owner);
+    expect(held.map((r) => r.id).sort()).toEqual([tasks[0].id, tasks[1].id]);
   });
 
   it('after an event about a task, reads again and fetches and writes only the changed task', async () => {

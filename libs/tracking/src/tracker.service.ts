@@ -87,8 +87,20 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
   private readonly nodeSchedule = new Map<string, PollSchedule>();
   /** Last known node of each task held, so an event can make its node due. */
   private readonly taskNodes = new Map<string, string>();
-  /** The nodes of the tasks held at the last read: a round reads them again once one is due. */
-  private heldNodes = new Set<string>();
+  /**
+   * The tasks held at the last read, by node (the store's own records, not copies): a round
+   * follows those of the nodes that are due, from here while nothing can have changed them.
+   */
+  private heldByNode = new Map<string, TaskRecord[]>();
+  /** The held tasks with an unsettled attempt, at the last read. */
+  private unsettled: TaskRecord[] = [];
+  /**
+   * Whether the held tasks may have changed since the last read: this tracker wrote some, or an
+   * event came (a cancel request, a new task). Otherwise they are read again every half lease
+   * only, in case another process changed them without an event reaching this one.
+   */
+  private heldStale = true;
+  private heldReadAt = 0;
   /**
    * Whether the next round reads the held tasks whether or not a node is due: the last read left
    * work that every round retries (a task waiting for a node, a stray copy to cancel), or an event
@@ -167,6 +179,7 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
    * outbox), every node, and the next round starts at once, so that it is claimed and forwarded.
    */
   pollSoon(taskId: string): void {
+    this.heldStale = true;
     const node = this.taskNodes.get(taskId);
     const fast = { nextAt: 0, intervalMs: this.tracker.minPollMs };
     if (node) {
@@ -212,13 +225,15 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * One pass: the tasks this tracker holds, grouped by node, for the nodes that are due. The held
-   * tasks are read only when there is something to do with them: a node of theirs is due, the
-   * claim took new ones, or the last read left work for every round (tasks waiting for a node,
-   * stray copies to cancel). Idle, with every node backed off, a round is the claim alone.
+   * tasks are read from the store only when they may have changed: the claim took new ones, this
+   * tracker wrote some or an event came (heldStale), the last read left work for every round
+   * (tasks waiting for a node, stray copies to cancel), or half a lease went by. Idle, a round is
+   * the claim alone, and a due node is polled with the tasks of the last read.
    */
   async runRound(): Promise<void> {
-    // At most tracker.claimBatch new tasks, so that trackers share new work evenly, and the
-    // renewal of the leases it holds that are due (none most rounds).
+    // At most tracker.claimBatch new tasks, so that trackers share new work evenly, the renewal of
+    // this tracker's leases when due (one write, whatever their number) and the takeover of the
+    // tasks of trackers whose leases expired.
     const claimed = await this.store.claim(
       this.owner,
       this.tracker.leaseMs,
@@ -226,12 +241,32 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
     );
     const now = Date.now();
     const isDue = (node: string) => (this.nodeSchedule.get(node)?.nextAt ?? 0) <= now;
-    if (!claimed.length && !this.readNext && ![...this.heldNodes].some(isDue)) {
+    const read =
+      claimed.length > 0 ||
+      this.readNext ||
+      this.heldStale ||
+      now - this.heldReadAt >= this.tracker.leaseMs / 2;
+    if (!read && ![...this.heldByNode.keys()].some(isDue)) {
       await this.cancelStrays([]);
       return;
     }
-    // From the store's index of leases (never every unfinished task); it parses only the records
-    // that changed since its last answer.
+    if (read) await this.readHeld();
+    const due = [...this.heldByNode].filter(([node]) => isDue(node));
+    await eachLimited(due, this.tracker.concurrency, ([node, records]) =>
+      this.followNode(node, records),
+    );
+    await this.cancelStrays(this.unsettled);
+  }
+
+  /**
+   * Reads the held tasks from the store's index of leases (never every unfinished task; it parses
+   * only the records that changed since its last answer), groups them by node and forwards those
+   * without one.
+   */
+  private async readHeld(): Promise<void> {
+    // Cleared before the read: an event during it makes the next round read again.
+    this.heldStale = false;
+    this.heldReadAt = Date.now();
     const held = await this.store.listHeld(this.owner);
     const byNode = new Map<string, TaskRecord[]>();
     const unsettled: TaskRecord[] = [];
@@ -253,13 +288,9 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       else byNode.set(record.node, [record]);
     }
     if (this.taskNodes.size > bound) this.forgetAllBut(held);
-    this.heldNodes = new Set(byNode.keys());
+    this.heldByNode = byNode;
+    this.unsettled = unsettled;
     this.readNext = unforwarded || unsettled.length > 0;
-    const due = [...byNode].filter(([node]) => isDue(node));
-    await eachLimited(due, this.tracker.concurrency, ([node, records]) =>
-      this.followNode(node, records),
-    );
-    await this.cancelStrays(unsettled);
   }
 
   /**
@@ -310,6 +341,8 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       (r) => r.cancelRequested || states?.get(r.remoteId ?? '') !== r.state,
     );
     let changed = false;
+    // The records of the tasks followed below are written, or found gone: read them again.
+    if (unlike.length) this.heldStale = true;
     await eachLimited(unlike, this.tracker.concurrency, async (record) => {
       if (await this.followTask(record, node, states?.get(record.remoteId ?? ''))) changed = true;
     });
@@ -421,7 +454,10 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
       .catch((error: unknown) =>
         this.logger.error(`task ${record.id}: forwarding failed: ${String(error)}`),
       )
-      .finally(() => this.forwards.delete(record.id));
+      .finally(() => {
+        this.forwards.delete(record.id);
+        this.heldStale = true;
+      });
     this.forwards.set(record.id, done);
   }
 
@@ -478,6 +514,7 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
    * forwarded to a node it has not been on) or ends it in the node's state.
    */
   private async lost(id: string, loss: LossReport): Promise<void> {
+    this.heldStale = true;
     const policy = {
       nodes: this.registry.all().map((n) => n.name),
       maxResubmissions: this.tracker.maxResubmissions,
@@ -499,7 +536,7 @@ export class TrackerService implements OnApplicationBootstrap, BeforeApplication
    */
   lagSeconds(now = Date.now()): number {
     let lagMs = 0;
-    for (const node of this.heldNodes) {
+    for (const node of this.heldByNode.keys()) {
       const intervalMs = this.nodeSchedule.get(node)?.intervalMs ?? this.tracker.minPollMs;
       const since = this.polledAt.get(node) ?? this.startedAt;
       lagMs = Math.max(lagMs, now - since - intervalMs);
