@@ -254,7 +254,10 @@ interface HeldEntry {
  * from the first tag's index, which yields ids in order, and joins each task by its key; the other
  * tags are looked up per task. Without, the planner picks the id-ordered index that fits.
  */
-function listSource(query: TaskQuery): {
+function listSource(
+  query: TaskQuery,
+  after: string | undefined,
+): {
   from: string;
   where: string[];
   order: string;
@@ -295,9 +298,9 @@ function listSource(query: TaskQuery): {
     where.push('tasks.state = @state');
     params.state = query.state;
   }
-  if (query.pageToken !== undefined) {
+  if (after !== undefined) {
     where.push(`${idColumn} < @after`);
-    params.after = decodePageToken(query.pageToken);
+    params.after = after;
   }
   return { from, where, order: idColumn, params };
 }
@@ -333,13 +336,15 @@ const settle = <T>(fn: () => T): Promise<T> => new Promise<T>((resolve) => resol
 
 /**
  * The statement of a list page: its id and the task's `columns` (comma-separated, unqualified),
- * newest first, one row more than the page size. Exported for the query-plan test.
+ * newest first, one row more than the page size, below the id `after` (by default the one the page
+ * token names). Exported for the query-plan test.
  */
 export function listStatement(
   query: TaskQuery,
   columns: string,
+  after = query.pageToken === undefined ? undefined : decodePageToken(query.pageToken),
 ): { sql: string; params: ListParams } {
-  const { from, where, order, params } = listSource(query);
+  const { from, where, order, params } = listSource(query, after);
   const selected = columns
     .split(',')
     .map((column) => `tasks.${column.trim()}`)
@@ -569,12 +574,11 @@ export class SqliteTaskStore extends TaskStore {
         .raw()
         .get(page.params) as StatesJsonRow;
       if (count < query.pageSize || lastId === null) return { tasks };
-      const nextPageToken = encodePageToken(lastId);
-      const next = listStatement({ ...query, pageToken: nextPageToken }, 'state');
+      const next = listStatement(query, 'state', lastId);
       const more = this.listStatement(next.sql)
         .raw()
         .get({ ...next.params, limit: 1 });
-      return more === undefined ? { tasks } : { tasks, nextPageToken };
+      return more === undefined ? { tasks } : { tasks, nextPageToken: encodePageToken(lastId) };
     });
   }
 
