@@ -722,6 +722,51 @@ export function describeTaskStoreContract(
       await expect(store.listStatesJson({ pageSize: 0 })).rejects.toThrow(RangeError);
     });
 
+    it('answers every combination of filters as JSON, page after page, as the full list does', async () => {
+      const states: TaskRecord['state'][] = ['QUEUED', 'RUNNING', 'COMPLETE'];
+      const records = await createAll(
+        Array.from({ length: 40 }, (_, i) =>
+          newRecord({
+            owner: i % 4 ? 'alice' : 'bob',
+            state: states[i % 3],
+            ...(i % 5 && { name: `wf-${i % 2}` }),
+            tags: i % 2 ? { k: String(i % 3), j: '' } : { k: '1' },
+          }),
+        ),
+      );
+      const tagVariants = [
+        undefined,
+        [{ key: 'k', value: '1' }],
+        [{ key: 'k', value: '' }],
+        [
+          { key: 'k', value: '1' },
+          { key: 'j', value: '' },
+        ],
+      ];
+      const queries = everyListQuery(tagVariants, {
+        pageSize: 3,
+        owner: 'alice',
+        state: 'RUNNING',
+        namePrefix: 'wf-1',
+        after: records[33].id,
+      });
+      let pages = 0;
+      for (const query of queries) {
+        let pageToken = query.pageToken;
+        do {
+          const full = await store.list({ ...query, pageToken });
+          expect(await store.listStatesJson({ ...query, pageToken })).toEqual({
+            tasks: JSON.stringify(full.records.map(({ id, state }) => ({ id, state }))),
+            ...(full.nextPageToken && { nextPageToken: full.nextPageToken }),
+          });
+          pageToken = full.nextPageToken;
+          pages++;
+        } while (pageToken);
+      }
+      // Many queries took more than one page, or the walk proved little about the tokens.
+      expect(pages).toBeGreaterThan(2 * queries.length);
+    });
+
     it('counts the unfinished tasks on each node, following every change', async () => {
       const records = await createAll([
         newRecord({ state: 'RUNNING', node: 'a' }),
