@@ -138,10 +138,10 @@ async function main(): Promise<void> {
     // A fresh connection, as the gateway has after a seed: its statement cache starts empty.
     const store = new SqliteTaskStore({ path });
     for (const [name, query] of Object.entries(QUERIES)) {
-      const minimal = await microsPerPage(options.pages, () => store.listStates(query));
+      const minimal = await microsPerPage(options.pages, () => store.listStatesJson(query));
       const basic = await microsPerPage(options.pages, () => store.list(query));
       console.log(
-        `${options.listSize} tasks, page of 256 ${name}: listStates ${micros(minimal)}, list ${micros(basic)}`,
+        `${options.listSize} tasks, page of 256 ${name}: listStatesJson ${micros(minimal)}, list ${micros(basic)}`,
       );
     }
     await store.close();

@@ -140,9 +140,12 @@ export interface TaskPage {
   nextPageToken?: string;
 }
 
-/** A list page as a MINIMAL view needs it: id and state only. */
-export interface TaskStatePage {
-  records: Pick<TaskRecord, 'id' | 'state'>[];
+/**
+ * A list page as a MINIMAL view answers it, ready to send: `tasks` is the JSON text of the page's
+ * `{"id":…,"state":…}` objects, newest first, the very text JSON.stringify writes for them.
+ */
+export interface TaskStatesJson {
+  tasks: string;
   nextPageToken?: string;
 }
 

@@ -1,4 +1,4 @@
-import type { TaskPage, TaskQuery, TaskRecord, TaskStatePage } from './task-record';
+import type { TaskPage, TaskQuery, TaskRecord, TaskStatesJson } from './task-record';
 
 /** Raised when a write carries a version that is no longer current. */
 export class StaleVersionError extends Error {
@@ -45,10 +45,11 @@ export abstract class TaskStore {
   abstract list(query: TaskQuery): Promise<TaskPage>;
 
   /**
-   * The same page as `list` (same records, same token), as id and state only: what a MINIMAL list
-   * answers. Adapters serve it from indexed columns, without reading the stored documents.
+   * The same page as `list` (same records, same token), as the JSON text of ids and states: what a
+   * MINIMAL list answers, sent as it is. Adapters serve it from indexed columns, without reading
+   * the stored documents, and may build the text in the database (no object per task).
    */
-  abstract listStates(query: TaskQuery): Promise<TaskStatePage>;
+  abstract listStatesJson(query: TaskQuery): Promise<TaskStatesJson>;
 
   /**
    * How many unfinished tasks each node runs (the node's load), from an index: only nodes with at

@@ -2,7 +2,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { mongo, type Model, type QueryFilter } from 'mongoose';
 import { TERMINAL_STATES } from '@protes/tes';
-import type { TaskLease, TaskPage, TaskQuery, TaskRecord, TaskStatePage } from './task-record';
+import type { TaskLease, TaskPage, TaskQuery, TaskRecord, TaskStatesJson } from './task-record';
 import { StaleVersionError, TaskExistsError, TaskNotFoundError, TaskStore } from './task-store';
 import {
   checkClaimLimit,
@@ -245,17 +245,19 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
     return toPage(await this.records(found), query.pageSize);
   }
 
-  async listStates(query: TaskQuery): Promise<TaskStatePage> {
+  async listStatesJson(query: TaskQuery): Promise<TaskStatesJson> {
     checkPageSize(query.pageSize);
     const found = await this.tasks
       .find(taskFilter(query), { _id: 1, state: 1 })
       .sort({ _id: -1 })
       .limit(query.pageSize + 1)
       .lean();
-    return toPage(
+    const { records, nextPageToken } = toPage(
       found.map(({ _id, state }) => ({ id: _id, state })),
       query.pageSize,
     );
+    const tasks = JSON.stringify(records);
+    return nextPageToken ? { tasks, nextPageToken } : { tasks };
   }
 
   async countActiveByNode(): Promise<Map<string, number>> {

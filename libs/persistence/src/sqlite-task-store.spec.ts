@@ -10,6 +10,7 @@ import {
   ORPHANED_TASKS,
   RECORD_COLUMNS,
   SqliteTaskStore,
+  statesJsonStatement,
 } from './sqlite-task-store';
 import { describeTaskStoreContract, everyListQuery, newRecord } from './task-store.contract';
 import type { TaskQuery, TaskRecord } from './task-record';
@@ -70,7 +71,7 @@ describe('SqliteTaskStore list statements', () => {
     const newer = newRecord({ tags: { k: 'w' } });
     await store.create(tagged);
     await store.create(newer);
-    // 80 statement texts each for list and listStates: every combination of the other filters,
+    // 80 statement texts each for list and listStatesJson: every combination of the other filters,
     // with one to five tag filters. Each matches the tagged record alone.
     const queries = everyListQuery(
       [1, 2, 3, 4, 5].map((n) => Array.from({ length: n }, () => ({ key: 'k', value: 'v' }))),
@@ -78,8 +79,8 @@ describe('SqliteTaskStore list statements', () => {
     );
     for (const query of [...queries, queries[0]]) {
       expect(await store.list(query)).toEqual({ records: [tagged] });
-      expect(await store.listStates(query)).toEqual({
-        records: [{ id: tagged.id, state: 'QUEUED' }],
+      expect(await store.listStatesJson(query)).toEqual({
+        tasks: JSON.stringify([{ id: tagged.id, state: 'QUEUED' }]),
       });
     }
     await store.close();
@@ -253,6 +254,14 @@ describe('SqliteTaskStore schema', () => {
         const minimalPlan = plan(minimal.sql, minimal.params);
         expectIndexed(minimalPlan);
         if (!query.tags) expect(minimalPlan.join('; ')).toMatch(/COVERING INDEX/);
+        // The MINIMAL page's JSON: the same walk, its rows aggregated as they come (no sort).
+        const json = statesJsonStatement(query);
+        const jsonPlan = plan(json.sql, json.params);
+        expect(jsonPlan).toEqual([
+          expect.stringMatching(/^CO-ROUTINE/),
+          ...minimalPlan,
+          expect.stringMatching(/^SCAN \(?subquery/),
+        ]);
         const full = listStatement(query, RECORD_COLUMNS);
         expectIndexed(plan(full.sql, full.params));
       },
@@ -337,8 +346,8 @@ describe('SqliteTaskStore schema', () => {
     expect(await store.listUnfinished()).toEqual([records[0], records[2]]);
     // The columns version 3 added were filled in from the documents.
     expect(await store.countActiveByNode()).toEqual(new Map([['n1', 1]]));
-    expect(await store.listStates({ pageSize: 10, tags: [{ key: 'k', value: '' }] })).toEqual({
-      records: [{ id: records[0].id, state: 'QUEUED' }],
+    expect(await store.listStatesJson({ pageSize: 10, tags: [{ key: 'k', value: '' }] })).toEqual({
+      tasks: JSON.stringify([{ id: records[0].id, state: 'QUEUED' }]),
     });
     const claimed = await store.claim('A', 60_000, 10);
     expect(claimed.map((r) => r.id)).toEqual([records[0].id, records[2].id]);

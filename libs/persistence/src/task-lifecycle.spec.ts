@@ -9,7 +9,7 @@ import {
   type TaskLease,
   TaskLifecycle,
   type TaskPage,
-  type TaskStatePage,
+  type TaskStatesJson,
   type TaskQuery,
   type TaskRecord,
   TaskStore,
@@ -190,8 +190,8 @@ class InterleavingStore extends TaskStore {
     await hook?.();
     return this.inner.replace(next);
   }
-  listStates(query: TaskQuery): Promise<TaskStatePage> {
-    return this.inner.listStates(query);
+  listStatesJson(query: TaskQuery): Promise<TaskStatesJson> {
+    return this.inner.listStatesJson(query);
   }
   countActiveByNode(): Promise<Map<string, number>> {
     return this.inner.countActiveByNode();

@@ -8,5 +8,5 @@ export {
   type TaskPage,
   type TaskQuery,
   type TaskRecord,
-  type TaskStatePage,
+  type TaskStatesJson,
 } from '@protes/core';

@@ -723,7 +723,7 @@ export function describeTaskStoreContract(
       });
     });
 
-    it('lists pages of ids and states exactly as the full list pages them', async () => {
+    it('lists pages of ids and states as JSON, exactly as the full list pages them', async () => {
       const states: TaskRecord['state'][] = ['QUEUED', 'RUNNING', 'COMPLETE'];
       await createAll(
         Array.from({ length: 9 }, (_, i) =>
@@ -732,26 +732,81 @@ export function describeTaskStoreContract(
       );
       const queries: TaskQuery[] = [
         { pageSize: 4 },
+        // The last page is full and nothing follows it: no token.
+        { pageSize: 3 },
+        { pageSize: 1 },
         { pageSize: 2, state: 'RUNNING' },
+        { pageSize: 2, state: 'CANCELED' },
         { pageSize: 2, namePrefix: 'n1' },
         { pageSize: 2, tags: [{ key: 'k', value: '0' }] },
         { pageSize: 2, tags: [{ key: 'k', value: '' }], owner: 'alice', state: 'QUEUED' },
       ];
       for (const query of queries) {
         let pageToken: string | undefined;
+        const walked: string[] = [];
         do {
           const full = await store.list({ ...query, pageToken });
-          const minimal = await store.listStates({ ...query, pageToken });
+          const minimal = await store.listStatesJson({ ...query, pageToken });
+          // The very text the gateway used to send for these records, byte for byte.
           expect(minimal).toEqual({
-            records: full.records.map(({ id, state }) => ({ id, state })),
+            tasks: JSON.stringify(full.records.map(({ id, state }) => ({ id, state }))),
+            ...(full.nextPageToken && { nextPageToken: full.nextPageToken }),
+          });
+          walked.push(...full.records.map((r) => r.id));
+          pageToken = full.nextPageToken;
+        } while (pageToken);
+        const all = await store.list({ ...query, pageSize: 100 });
+        expect(walked).toEqual(all.records.map((r) => r.id));
+      }
+      await expect(store.listStatesJson({ pageSize: 1, pageToken: 'x' })).rejects.toThrow(
+        InvalidPageTokenError,
+      );
+      await expect(store.listStatesJson({ pageSize: 0 })).rejects.toThrow(RangeError);
+    });
+
+    it('answers every combination of filters as JSON, page after page, as the full list does', async () => {
+      const states: TaskRecord['state'][] = ['QUEUED', 'RUNNING', 'COMPLETE'];
+      const records = await createAll(
+        Array.from({ length: 40 }, (_, i) =>
+          newRecord({
+            owner: i % 4 ? 'alice' : 'bob',
+            state: states[i % 3],
+            ...(i % 5 && { name: `wf-${i % 2}` }),
+            tags: i % 2 ? { k: String(i % 3), j: '' } : { k: '1' },
+          }),
+        ),
+      );
+      const tagVariants = [
+        undefined,
+        [{ key: 'k', value: '1' }],
+        [{ key: 'k', value: '' }],
+        [
+          { key: 'k', value: '1' },
+          { key: 'j', value: '' },
+        ],
+      ];
+      const queries = everyListQuery(tagVariants, {
+        pageSize: 3,
+        owner: 'alice',
+        state: 'RUNNING',
+        namePrefix: 'wf-1',
+        after: records[33].id,
+      });
+      let pages = 0;
+      for (const query of queries) {
+        let pageToken = query.pageToken;
+        do {
+          const full = await store.list({ ...query, pageToken });
+          expect(await store.listStatesJson({ ...query, pageToken })).toEqual({
+            tasks: JSON.stringify(full.records.map(({ id, state }) => ({ id, state }))),
             ...(full.nextPageToken && { nextPageToken: full.nextPageToken }),
           });
           pageToken = full.nextPageToken;
+          pages++;
         } while (pageToken);
       }
-      await expect(store.listStates({ pageSize: 1, pageToken: 'x' })).rejects.toThrow(
-        InvalidPageTokenError,
-      );
+      // Many queries took more than one page, or the walk proved little about the tokens.
+      expect(pages).toBeGreaterThan(2 * queries.length);
     });
 
     it('counts the unfinished tasks on each node, following every change', async () => {

@@ -7,13 +7,13 @@ import {
   TaskLifecycle,
   type TaskQuery,
   type TaskRecord,
+  type TaskStatesJson,
   TaskStore,
 } from '@protes/core';
 import { type Caller, ForwardingService, plannedRoute } from '@protes/distribution';
 import type { ClientCaller } from '@protes/middleware-sdk';
 import {
   type ListQuery,
-  type TesListTasksResponse,
   type TesTask,
   type TesTaskRequest,
   toView,
@@ -73,19 +73,24 @@ export class TasksService {
     return toView(await this.forwarding.hooks.toClient(task, view, clientOf(caller)), view);
   }
 
-  /** The caller's tasks; an administrator's list has everyone's. */
-  async list(query: ListQuery, caller: Principal): Promise<TesListTasksResponse> {
+  /**
+   * The caller's tasks (an administrator's list has everyone's), as the JSON text of a TES
+   * ListTasksResponse, sent as it is: a MINIMAL page comes from the store as text, with no object
+   * per task to build and serialize again.
+   */
+  async list(query: ListQuery, caller: Principal): Promise<string> {
     const filter = caller.admin ? { ...query } : { ...query, owner: caller.owner };
     try {
       // MINIMAL is id and state, which no hook changes: the store answers it from its indexes
       // alone, without reading a single stored task.
-      const { records, nextPageToken } =
+      const { tasks, nextPageToken } =
         query.view === 'MINIMAL'
-          ? await this.store.listStates(filter)
+          ? await this.store.listStatesJson(filter)
           : await this.viewPage(filter, query.view, caller);
+      // The keys in the order the object path wrote them: tasks, then next_page_token if any.
       return nextPageToken
-        ? { tasks: records, next_page_token: nextPageToken }
-        : { tasks: records };
+        ? `{"tasks":${tasks},"next_page_token":${JSON.stringify(nextPageToken)}}`
+        : `{"tasks":${tasks}}`;
     } catch (error) {
       if (error instanceof InvalidPageTokenError) {
         throw new InvalidRequestException([
@@ -101,7 +106,7 @@ export class TasksService {
     filter: TaskQuery,
     view: TesView,
     caller: Principal,
-  ): Promise<{ records: TesTask[]; nextPageToken?: string }> {
+  ): Promise<TaskStatesJson> {
     const page = await this.store.list(filter);
     const hooks = this.forwarding.hooks;
     const records = hooks.answersClients(view)
@@ -111,7 +116,7 @@ export class TasksService {
           ),
         )
       : page.records.map((r) => toView(toTesTask(r), view));
-    return { ...page, records };
+    return { tasks: JSON.stringify(records), nextPageToken: page.nextPageToken };
   }
 
   /**
