@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { connect as connectAmqp } from 'amqplib';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { monotonicFactory } from 'ulid';
 import { newTaskRecord, type TaskRecord } from '@protes/core';
@@ -21,7 +22,10 @@ import { SEED_TASK, seedStore } from './seed-store';
  * the SQLite store's own insert path, in transactions of many records, never through HTTP.
  *
  *   npm run bench -- [--sizes 10000,100000,1000000] [--tracked 100000] [--nodes 10]
- *                    [--duration 5] [--idle 30] [--out var/bench/<time>.json]
+ *                    [--duration 5] [--idle 30] [--out var/bench/<time>.json] [--amqp URL]
+ *
+ * With a RabbitMQ (`--amqp`, else TEST_AMQP_URL), POST is also measured in distributed mode, where
+ * the gateway only stores the task and publishes its event (on a queue of its own, deleted after).
  *
  * The figures are noisy on a shared machine; the ratios are what compare across runs.
  */
@@ -35,6 +39,8 @@ interface Options {
   out: string;
   /** Where the gateways write V8 CPU profiles (`--cpu-prof DIR`), if anywhere. */
   cpuProfDir?: string;
+  /** A RabbitMQ for the distributed-mode POST row, if any. */
+  amqpUrl?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -60,6 +66,7 @@ function parseOptions(argv: string[]): Options {
     out:
       flag('out') ?? join('var', 'bench', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
     cpuProfDir: flag('cpu-prof'),
+    amqpUrl: flag('amqp') ?? process.env.TEST_AMQP_URL,
   };
 }
 
@@ -430,6 +437,34 @@ async function main(): Promise<void> {
     });
     await stop(slow);
     await stop(slowSim);
+    if (options.amqpUrl) {
+      // The gateway only stores and publishes; no tracker runs, so the tasks stay in the store.
+      const queue = `protes.bench-${process.pid}`;
+      const bus = {
+        PROTES_BUS__DRIVER: 'rabbitmq',
+        PROTES_BUS__URL: options.amqpUrl,
+        PROTES_BUS__QUEUE: queue,
+      };
+      const distributed = await start(gatewayProcess(gatewayEnv([sim], bus)));
+      const published = await load(
+        `${distributed.url}/ga4gh/tes/v1/tasks`,
+        options.durationS,
+        16,
+        post,
+      );
+      await stop(distributed);
+      await deleteQueue(options.amqpUrl, queue);
+      rows.push({
+        figure: '2. POST /tasks, distributed mode (c=16)',
+        value: published.rps,
+        unit: 'req/s',
+        baseline: bareCreate.rps,
+        baselineName: 'bare',
+        nest: nestCreate.rps,
+        target: '≥ 0.30×',
+        met: published.rps >= 0.3 * bareCreate.rps,
+      });
+    }
 
     // Target 4: active tasks spread over simulator nodes, each task created on its node for real.
     rows.push(...(await trackingRows(options, dir, start, stop)));
@@ -469,6 +504,13 @@ async function main(): Promise<void> {
  * gateway's tracker. Once it holds them all and nothing changes, it measures the gateway's CPU and
  * the calls each node receives.
  */
+/** Deletes the bench's own queue: it is durable, and its events would wait for a tracker. */
+async function deleteQueue(url: string, queue: string): Promise<void> {
+  const connection = await connectAmqp(url);
+  await (await connection.createChannel()).deleteQueue(queue);
+  await connection.close();
+}
+
 async function trackingRows(
   options: Options,
   dir: string,

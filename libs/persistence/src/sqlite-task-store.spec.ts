@@ -52,6 +52,52 @@ describeTaskStoreContract('SqliteTaskStore', () => {
   });
 });
 
+describe('SqliteTaskStore group commit', () => {
+  it('has a write committed when its promise resolves: another connection reads it', async () => {
+    const path = freshPath();
+    const [writer, reader] = [new SqliteTaskStore({ path }), new SqliteTaskStore({ path })];
+    const records = Array.from({ length: 8 }, () => newRecord());
+    await Promise.all(records.map((r) => writer.create(r)));
+    const replaced = await writer.replace({ ...records[0], state: 'RUNNING' });
+    for (const record of records.slice(1)) expect(await reader.get(record.id)).toEqual(record);
+    expect(await reader.get(records[0].id)).toEqual(replaced);
+    await Promise.all([writer.close(), reader.close()]);
+  });
+
+  it('stores nothing of a group it cannot commit, and fails every write of it', async () => {
+    const path = freshPath();
+    const store = new SqliteTaskStore({ path, busyTimeoutMs: 50 });
+    const existing = newRecord();
+    await store.create(existing);
+    // Another process holds the write lock for longer than the store waits.
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const fresh = [newRecord(), newRecord()];
+    const outcomes = await Promise.allSettled([
+      ...fresh.map((r) => store.create(r)),
+      store.replace({ ...existing, state: 'RUNNING' }),
+    ]);
+    other.exec('ROLLBACK');
+    other.close();
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    for (const record of fresh) expect(await store.get(record.id)).toBeUndefined();
+    expect(await store.get(existing.id)).toEqual(existing);
+    await store.close();
+  });
+
+  it('commits the writes still waiting when it is closed', async () => {
+    const path = freshPath();
+    const store = new SqliteTaskStore({ path });
+    const record = newRecord();
+    const created = store.create(record);
+    await store.close();
+    await created;
+    const reopened = new SqliteTaskStore({ path });
+    expect(await reopened.get(record.id)).toEqual(record);
+    await reopened.close();
+  });
+});
+
 describe('SqliteTaskStore in memory', () => {
   it('is a complete store', async () => {
     const store = new SqliteTaskStore({ path: ':memory:' });

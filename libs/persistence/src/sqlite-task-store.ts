@@ -387,6 +387,15 @@ const leaseParams = (lease: TaskLease): LeaseParams => ({
 /** better-sqlite3 is synchronous; this keeps the port's contract that failures are rejections. */
 const settle = <T>(fn: () => T): Promise<T> => new Promise<T>((resolve) => resolve(fn()));
 
+/** A write waiting for the next group commit, and how its caller learns how it went. */
+interface PendingWrite {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type WriteOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 /**
  * The statement of a list page: its id and the task's `columns` (comma-separated, unqualified),
  * newest first, one row more than the page size, below the id `after` (by default the one the page
@@ -439,6 +448,13 @@ type StatesJsonRow = [tasks: string, count: number, lastId: string | null];
  * Lease operations read and write inside one BEGIN IMMEDIATE transaction, which takes the file's
  * write lock before the read: a second process claiming at the same time waits (up to the busy
  * timeout) and then sees the first one's leases, so no task is ever handed to two owners.
+ *
+ * create and replace are group-committed: the writes issued within one turn of the event loop
+ * (the POSTs that arrived together, the attempts of one claim) run in one transaction at the next
+ * setImmediate, and each promise settles once that transaction is committed. A commit is most of
+ * a write's cost (its WAL frames: the table's page and one per index), so a group of n writes
+ * costs little more than one. Each write is still checked and refused on its own (a refused
+ * statement undoes itself only); an error that ends the transaction fails every write of it.
  */
 export class SqliteTaskStore extends TaskStore {
   private readonly db: Database.Database;
@@ -453,6 +469,9 @@ export class SqliteTaskStore extends TaskStore {
   private readonly docsStmt;
   private readonly ownerAtStmt;
   private readonly claimTx;
+  private readonly groupTx;
+  /** The writes of this turn of the event loop, for the next group commit. */
+  private pending: PendingWrite[] = [];
   private readonly renewStmt;
   private readonly releaseStmt;
   /** Prepared list statements by their text, the oldest dropped past LIST_STATEMENTS. */
@@ -593,6 +612,8 @@ export class SqliteTaskStore extends TaskStore {
       return orphanedStmt.all({ owners: JSON.stringify(expired), limit: share });
     };
 
+    this.groupTx = this.db.transaction((writes: PendingWrite[]) => this.runWrites(writes));
+
     this.claimTx = this.db.transaction((lease: LeaseParams, due: number, now: number, limit) => {
       renewOwnerStmt.run({ ...lease, due });
       const free = limit > 0 ? freeStmt.all({ limit: limit as number }) : [];
@@ -640,21 +661,70 @@ export class SqliteTaskStore extends TaskStore {
       .immediate();
   }
 
-  create(record: TaskRecord): Promise<void> {
-    return settle(() => {
-      checkNewRecord(record);
-      checkRecordLease(record);
+  /**
+   * Queues `run` for the group commit of this turn of the event loop; settles once it committed.
+   * `check` runs at once: a write it refuses never joins a group.
+   */
+  private groupWrite<T>(check: () => void, run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      check();
+      const write = { run, resolve: resolve as (value: unknown) => void, reject };
+      if (this.pending.push(write) === 1) setImmediate(() => this.commitPending());
+    });
+  }
+
+  /** Each write's outcome, in order; throws when the transaction they run in is gone. */
+  private runWrites(writes: PendingWrite[]): WriteOutcome[] {
+    return writes.map((write) => {
       try {
-        this.insertStmt.run(insertValues(record));
-      } catch (err) {
-        // Not `instanceof SqliteError`: the native addon keeps the class of whichever copy of
-        // better-sqlite3 loaded it first, and test runners load one copy per test file.
-        if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new TaskExistsError(record.id);
-        }
-        throw err;
+        return { ok: true, value: write.run() };
+      } catch (error) {
+        // A refused statement (a taken id) undoes only itself; an error that rolled back the
+        // whole transaction (disk full, I/O) fails the group: nothing of it is stored.
+        if (!this.db.inTransaction) throw error;
+        return { ok: false, error };
       }
     });
+  }
+
+  /** Runs the queued writes in one transaction, then settles each one's promise. */
+  private commitPending(): void {
+    const writes = this.pending;
+    if (!writes.length) return;
+    this.pending = [];
+    let outcomes: WriteOutcome[];
+    try {
+      // A write alone commits by itself: a BEGIN and a COMMIT around it would only cost more.
+      outcomes = writes.length === 1 ? this.runWrites(writes) : this.groupTx.immediate(writes);
+    } catch (error) {
+      for (const write of writes) write.reject(error);
+      return;
+    }
+    outcomes.forEach((outcome, i) => {
+      if (outcome.ok) writes[i].resolve(outcome.value);
+      else writes[i].reject(outcome.error);
+    });
+  }
+
+  create(record: TaskRecord): Promise<void> {
+    return this.groupWrite(
+      () => {
+        checkNewRecord(record);
+        checkRecordLease(record);
+      },
+      () => {
+        try {
+          this.insertStmt.run(insertValues(record));
+        } catch (err) {
+          // Not `instanceof SqliteError`: the native addon keeps the class of whichever copy of
+          // better-sqlite3 loaded it first, and test runners load one copy per test file.
+          if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+            throw new TaskExistsError(record.id);
+          }
+          throw err;
+        }
+      },
+    );
   }
 
   /**
@@ -733,17 +803,19 @@ export class SqliteTaskStore extends TaskStore {
   }
 
   replace(next: TaskRecord): Promise<TaskRecord> {
-    return settle(() => {
-      checkRecordLease(next);
-      const stored = { ...next, version: next.version + 1 };
-      const { changes } = this.updateStmt.run({ ...toRow(stored), expected: next.version });
-      if (changes === 0) {
-        throw this.existsStmt.get(next.id)
-          ? new StaleVersionError(next.id)
-          : new TaskNotFoundError(next.id);
-      }
-      return stored;
-    });
+    const stored = { ...next, version: next.version + 1 };
+    return this.groupWrite(
+      () => checkRecordLease(next),
+      () => {
+        const { changes } = this.updateStmt.run({ ...toRow(stored), expected: next.version });
+        if (changes === 0) {
+          throw this.existsStmt.get(next.id)
+            ? new StaleVersionError(next.id)
+            : new TaskNotFoundError(next.id);
+        }
+        return stored;
+      },
+    );
   }
 
   listUnfinished(): Promise<TaskRecord[]> {
@@ -849,6 +921,8 @@ export class SqliteTaskStore extends TaskStore {
 
   close(): Promise<void> {
     return settle(() => {
+      // Writes already promised are committed, not dropped with the connection.
+      this.commitPending();
       if (this.db.open) this.db.close();
     });
   }

@@ -226,6 +226,38 @@ export function describeTaskStoreContract(
       });
     });
 
+    describe('writes issued together', () => {
+      it('settles each on its own: the refused ones write nothing, the others are all stored', async () => {
+        const [existing, changed] = await createAll([newRecord(), newRecord()]);
+        const fresh = Array.from({ length: 5 }, () => newRecord());
+        // All issued in the same turn of the event loop, as the POSTs of one burst are.
+        const outcomes = await Promise.allSettled([
+          ...fresh.map((record) => store.create(record)),
+          store.create({ ...existing, owner: 'mallory' }),
+          store.replace({ ...changed, state: 'RUNNING' }),
+          store.replace({ ...changed, state: 'CANCELED' }),
+          store.replace(newRecord()),
+        ]);
+        const reasons = outcomes.map((o): unknown =>
+          o.status === 'rejected' ? o.reason : undefined,
+        );
+        expect(reasons.slice(0, 5)).toEqual([
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+        ]);
+        expect(reasons[5]).toBeInstanceOf(TaskExistsError);
+        expect(reasons[6]).toBeUndefined();
+        expect(reasons[7]).toBeInstanceOf(StaleVersionError);
+        expect(reasons[8]).toBeInstanceOf(TaskNotFoundError);
+        for (const record of fresh) expect(await store.get(record.id)).toEqual(record);
+        expect(await store.get(existing.id)).toEqual(existing);
+        expect(await store.get(changed.id)).toEqual({ ...changed, state: 'RUNNING', version: 2 });
+      });
+    });
+
     describe('updateTask', () => {
       it('loses none of 20 concurrent updates', async () => {
         const record = newRecord();
