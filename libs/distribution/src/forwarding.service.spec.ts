@@ -335,6 +335,18 @@ describe('node registry and forwarding', () => {
       expect(done?.forwarded?.tags).toEqual({ protes_id: record.id });
     });
 
+    it('settles an attempt whose connection was refused (the node cannot hold the task), and fails over', async () => {
+      await start([{}, {}]);
+      await fakes[0].close(); // nothing listens on its port any more: ECONNREFUSED
+      const done = await forwarding.forward(await routed());
+      expect(done).toMatchObject({ node: 'n1', state: 'QUEUED' });
+      expect(done?.attempts[0]).toEqual({
+        node: 'n0',
+        at: expect.any(String),
+        error: expect.stringMatching(/ECONNREFUSED/),
+      });
+    });
+
     it('does not count a node’s 4xx against it: the breaker stays closed, the next task is placed', async () => {
       await start([{ health: { ...FAST, probeIntervalMs: 60_000 } }]);
       await waitFor('the first probe', async () => !!(await registry.status())[0].checkedAt);

@@ -73,7 +73,7 @@ const isAboutTheTask = (error: unknown): boolean =>
 const outcomeUnknown = (error: unknown): boolean =>
   !(error instanceof TesNodeError) ||
   error.kind === 'timeout' ||
-  (error.kind === 'unreachable' && !error.message.startsWith('ECONNREFUSED'));
+  (error.kind === 'unreachable' && error.code !== 'ECONNREFUSED');
 
 /** The task a node holds, as a request: what was sent to it, for a copy that is adopted. */
 function requestOf(task: TesTask): TesTaskRequest {

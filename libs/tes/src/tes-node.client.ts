@@ -19,6 +19,8 @@ export class TesNodeError extends Error {
     readonly kind: TesNodeFailure,
     message: string,
     readonly status?: number,
+    /** The network error's code when the node could not be reached (ECONNREFUSED, ...). */
+    readonly code?: string,
   ) {
     super(`${node}: ${message}`);
   }
@@ -193,6 +195,12 @@ export class TesNodeClient {
     if (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT') {
       return new TesNodeError(name, 'timeout', `no answer within ${this.timeoutMs} ms`);
     }
-    return new TesNodeError(name, 'unreachable', `${error.code ?? 'error'}: ${error.message}`);
+    return new TesNodeError(
+      name,
+      'unreachable',
+      `${error.code ?? 'error'}: ${error.message}`,
+      undefined,
+      error.code,
+    );
   }
 }
