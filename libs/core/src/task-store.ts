@@ -109,7 +109,8 @@ export abstract class TaskStore {
    * Every unfinished task whose lease `owner` holds (expired or not: expiry makes a task claimable,
    * it does not take it away), in no particular order: a tracker's work list. Found from an index;
    * adapters may reuse the parsed record of a task whose stored document has not changed since
-   * the last call, so callers must not mutate what they get.
+   * the last call, extending its lease in place when the owner renewed, so callers must not mutate
+   * what they get, and read a record's lease again from the next call.
    */
   abstract listHeld(owner: string): Promise<TaskRecord[]>;
 

@@ -852,6 +852,7 @@ export class SqliteTaskStore extends TaskStore {
       const renewed = at !== held.at;
       held.at = at;
       const columns = { lease_owner: owner, lease_at: at ?? null };
+      const lease = at === undefined ? undefined : { owner, expiresAt: at };
       const records: TaskRecord[] = [];
       const changed = new Map<string, HeldRow>();
       for (const row of this.heldStmt.all({ owner })) {
@@ -861,9 +862,14 @@ export class SqliteTaskStore extends TaskStore {
           changed.set(id, row);
           continue;
         }
-        if (renewed || known.version !== version) {
+        if (known.version !== version || (renewed && !lease)) {
           known.record = withColumns(known.record, { ...columns, version });
           known.version = version;
+        } else if (renewed) {
+          // The owner's renewal extends each of its leases: set in place on the record this
+          // store keeps, one lease object for all. A copy of every record (withColumns) after
+          // each renewal cost about 8 µs a record, mostly in collecting the old copies.
+          known.record.lease = lease;
         }
         known.seen = seen;
         records.push(known.record);
