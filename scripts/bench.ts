@@ -91,11 +91,20 @@ const LOAD_CHILD = `
     }));
   });`;
 
+/** The offered rate at which POST latency is compared with and without a slow node (target 2). */
+const PACED_RATE = 100;
+
 function load(
   url: string,
   durationS: number,
   connections: number,
-  request: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  request: {
+    method?: string;
+    body?: string;
+    headers?: Record<string, string>;
+    /** Requests per second in all (autocannon's overallRate); as fast as answered if absent. */
+    overallRate?: number;
+  } = {},
 ): Promise<Load> {
   const options = { url, duration: durationS, connections, ...request };
   return new Promise((resolve, reject) => {
@@ -399,6 +408,10 @@ async function main(): Promise<void> {
       headers: { 'content-type': 'application/json' },
     };
     const creates = await load(`${api}/tasks`, options.durationS, 16, post);
+    // Latency with and without a slow node is compared at one offered rate, well below what the
+    // gateway can take: at full speed, p50 is mostly queueing, and follows the throughput.
+    const paced = { ...post, overallRate: PACED_RATE };
+    const pacedCreates = await load(`${api}/tasks`, options.durationS, 16, paced);
     const bareCreate = await load(`${bare.url}/create`, options.durationS, 16, post);
     const nestCreate = await load(`${nest.url}/create`, options.durationS, 16, post);
     const simCreate = await load(`${sim.url}/ga4gh/tes/v1/tasks`, options.durationS, 16, post);
@@ -425,15 +438,16 @@ async function main(): Promise<void> {
     await stop(bare);
     await stop(nest);
     const slow = await start(gatewayProcess(gatewayEnv([slowSim])));
-    const slowCreates = await load(`${slow.url}/ga4gh/tes/v1/tasks`, options.durationS, 16, post);
+    const slowCreates = await load(`${slow.url}/ga4gh/tes/v1/tasks`, options.durationS, 16, paced);
     rows.push({
-      figure: '2. POST /tasks p50, node +500 ms',
+      figure: `2. POST /tasks p50 at ${PACED_RATE}/s, node +500 ms`,
       value: slowCreates.p50,
       unit: 'ms',
-      baseline: creates.p50,
+      baseline: pacedCreates.p50,
       baselineName: 'p50, node +0 ms',
-      target: '±20%',
-      met: Math.abs(slowCreates.p50 - creates.p50) <= 0.2 * Math.max(creates.p50, 1),
+      target: '±20% (≥ 1 ms)',
+      // autocannon reports latency in whole milliseconds: 1 ms is the smallest difference it sees.
+      met: Math.abs(slowCreates.p50 - pacedCreates.p50) <= Math.max(0.2 * pacedCreates.p50, 1),
     });
     await stop(slow);
     await stop(slowSim);
