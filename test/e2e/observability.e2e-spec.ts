@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket, connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SqliteTaskStore } from '@protes/persistence';
 import { connect as connectAmqp } from 'amqplib';
 import {
   nodesEnv,
@@ -387,7 +388,17 @@ class CuttableProxy {
         const lines = logLines(tracker).filter((l) => l.taskId === id);
         return lines.length > 0 && lines;
       });
-      expect(trackerLines.every((l) => l.requestId === requestId)).toBe(true);
+      // Stored with the task: a tracker that claims it before the bus brings the event (or takes
+      // it over later) still names the request.
+      const store = new SqliteTaskStore({ path: join(dir, 'protes.db') });
+      try {
+        expect((await store.get(id))?.requestId).toBe(requestId);
+      } finally {
+        await store.close();
+      }
+      expect(trackerLines.map((l) => [l.msg, l.requestId])).toEqual(
+        trackerLines.map((l) => [l.msg, requestId]),
+      );
       const metrics = await scrape(tracker.url);
       expect(total(metrics, 'protes_tracker_polls_total', { node: 'alpha' })).toBeGreaterThan(0);
       expect(total(metrics, 'protes_tasks_finished_total', { state: 'COMPLETE' })).toBe(1);

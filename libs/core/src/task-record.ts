@@ -75,6 +75,12 @@ export interface TaskRecord {
   id: string;
   /** Who submitted it (the authenticated subject, or 'anonymous'). */
   owner: string;
+  /**
+   * The id of the request that created it (`x-request-id`, or the one the gateway gave it), so
+   * that whichever process logs about the task later (a tracker that claimed it before the bus
+   * brought the event, one that took it over, any process after a restart) names that request.
+   */
+  requestId?: string;
   state: TesState;
   /** Copied out of `received` so the store can filter and index on them. */
   name?: string;

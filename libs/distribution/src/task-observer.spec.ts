@@ -77,6 +77,31 @@ describe('TaskObserver', () => {
     await store.close();
   });
 
+  it('names the request stored with the task where it never saw that request (a tracker that claimed it first)', async () => {
+    const { store, lifecycle, lines } = setup();
+    // Stored by another process (the gateway), outside any request of this one.
+    const record = await lifecycle.accept({
+      ...newTaskRecord('t3', 'alice', TASK),
+      requestId: 'req-gw',
+    });
+    const attempts = [{ node: 'beta', at: new Date().toISOString(), remoteId: 'r3' }];
+    await lifecycle.forwarded(
+      record.id,
+      { node: 'beta', remoteId: 'r3', task: TASK, attempts, decisions: [] },
+      TRACKER,
+    );
+    expect(lines.map((l) => [l.msg, l.requestId])).toEqual([
+      ['task created', 'req-gw'],
+      ['task forwarded to beta', 'req-gw'],
+    ]);
+    // The request being served wins over the stored one.
+    await withRequestId('req-now', () =>
+      lifecycle.accept({ ...newTaskRecord('t4', 'alice', TASK), requestId: 'req-gw' }),
+    );
+    expect(lines.at(-1)).toMatchObject({ taskId: 't4', requestId: 'req-now' });
+    await store.close();
+  });
+
   it('counts a refusal by its middleware and every decision time', async () => {
     const { runs, lines, value } = setup();
     const decisions = [

@@ -168,7 +168,7 @@ export class TaskObserver implements OnModuleInit, OnModuleDestroy {
 
   private onEvent(applied: AppliedTaskEvent): void {
     const { event, record, from } = applied;
-    const requestId = this.requestIdOf(record.id);
+    const requestId = this.requestIdOf(record.id, record.requestId);
     const { msg, fields, debug } = describe(applied);
     const line = {
       msg,
@@ -221,11 +221,14 @@ export class TaskObserver implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** The request being served (remembered for the task), else the one remembered. */
-  private requestIdOf(taskId: string): string | undefined {
+  /**
+   * The request being served (remembered for the task), else the last one remembered for it (the
+   * bus brings a cancel's), else the one stored with the task.
+   */
+  private requestIdOf(taskId: string, stored?: string): string | undefined {
     const current = currentRequestId();
     if (current) this.requestIds.remember(taskId, current);
-    return current ?? this.requestIds.of(taskId);
+    return current ?? this.requestIds.of(taskId) ?? stored;
   }
 }
 

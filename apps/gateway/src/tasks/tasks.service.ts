@@ -12,6 +12,7 @@ import {
 } from '@protes/core';
 import { type Caller, ForwardingService, plannedRoute } from '@protes/distribution';
 import type { ClientCaller } from '@protes/middleware-sdk';
+import { currentRequestId } from '@protes/server';
 import {
   type ListQuery,
   type TesTask,
@@ -61,7 +62,8 @@ export class TasksService {
       claims: caller.claims,
       visas: caller.visas,
     });
-    const record = newTaskRecord(id, caller.owner, task);
+    const requestId = currentRequestId();
+    const record = { ...newTaskRecord(id, caller.owner, task), ...(requestId && { requestId }) };
     await this.lifecycle.accept(record, GATEWAY_ACTOR, plannedRoute(route));
     this.events.publish({ type: 'queued', taskId: id });
     return id;
