@@ -307,9 +307,16 @@ type OwnerAt = string | undefined;
  * from the first tag's index, which yields ids in order, and joins each task by its key; the other
  * tags are looked up per task. Without, the planner picks the id-ordered index that fits.
  */
+/**
+ * The columns of tasks_recent (with id): a page that reads no others finds each task of a tag walk
+ * in that index alone, a quarter less work per page than through the primary key and the row.
+ */
+const RECENT_COLUMNS: ReadonlySet<string> = new Set(['state', 'owner', 'name']);
+
 function listSource(
   query: TaskQuery,
   after: string | undefined,
+  covered: boolean,
 ): {
   from: string;
   where: string[];
@@ -329,7 +336,9 @@ function listSource(
   let idColumn = 'tasks.id';
   if (first) {
     // CROSS JOIN keeps task_tags as the outer loop, so that its index gives the order.
-    from = 'task_tags g CROSS JOIN tasks ON tasks.id = g.id';
+    // The planner would look each task up by its primary key, and so read the row, even when
+    // tasks_recent holds every column the page reads.
+    from = `task_tags g CROSS JOIN tasks${covered ? ' INDEXED BY tasks_recent' : ''} ON tasks.id = g.id`;
     idColumn = 'g.id';
     where.push(tagTest('g', 0, first.value));
     more.forEach(({ value }, j) => {
@@ -412,11 +421,10 @@ export function listStatement(
   limit = query.pageSize + 1,
 ): { sql: string; params: ListParams } {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`bad list limit ${limit}`);
-  const { from, where, order, params } = listSource(query, after);
-  const selected = columns
-    .split(',')
-    .map((column) => `tasks.${column.trim()}`)
-    .join(', ');
+  const names = columns.split(',').map((column) => column.trim());
+  const covered = names.every((name) => RECENT_COLUMNS.has(name));
+  const { from, where, order, params } = listSource(query, after, covered);
+  const selected = names.map((name) => `tasks.${name}`).join(', ');
   return {
     sql: `SELECT ${order} AS id, ${selected} FROM ${from}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
