@@ -147,6 +147,16 @@ export interface TaskPage {
 }
 
 /**
+ * What a MINIMAL view of one task needs (id and state) and whose it is: what stores read from
+ * indexed columns alone, without the stored document (which may hold 100 KiB of inline inputs).
+ */
+export interface TaskStateOf {
+  id: string;
+  owner: string;
+  state: TesState;
+}
+
+/**
  * A list page as a MINIMAL view answers it, ready to send: `tasks` is the JSON text of the page's
  * `{"id":…,"state":…}` objects, newest first, the very text JSON.stringify writes for them.
  */

@@ -1,4 +1,4 @@
-import type { TaskPage, TaskQuery, TaskRecord, TaskStatesJson } from './task-record';
+import type { TaskPage, TaskQuery, TaskRecord, TaskStateOf, TaskStatesJson } from './task-record';
 
 /** Raised when a write carries a version that is no longer current. */
 export class StaleVersionError extends Error {
@@ -40,6 +40,12 @@ export abstract class TaskStore {
   abstract create(record: TaskRecord): Promise<void>;
 
   abstract get(id: string): Promise<TaskRecord | undefined>;
+
+  /**
+   * The task's id, owner and state, as `get` would give them: what clients poll (MINIMAL) and what
+   * a cancel checks, which adapters read from an index without parsing the stored document.
+   */
+  abstract getState(id: string): Promise<TaskStateOf | undefined>;
 
   /** Newest first; a task created while paging never shifts the pages after the token. */
   abstract list(query: TaskQuery): Promise<TaskPage>;

@@ -2,7 +2,14 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { mongo, type Model, type QueryFilter } from 'mongoose';
 import { TERMINAL_STATES } from '@protes/tes';
-import type { TaskLease, TaskPage, TaskQuery, TaskRecord, TaskStatesJson } from './task-record';
+import type {
+  TaskLease,
+  TaskPage,
+  TaskQuery,
+  TaskRecord,
+  TaskStateOf,
+  TaskStatesJson,
+} from './task-record';
 import { StaleVersionError, TaskExistsError, TaskNotFoundError, TaskStore } from './task-store';
 import {
   checkClaimLimit,
@@ -233,6 +240,11 @@ export class MongoTaskStore extends TaskStore implements OnModuleInit {
   async get(id: string): Promise<TaskRecord | undefined> {
     const found = await this.tasks.findById(id, RECORD_FIELDS).lean();
     return found ? (await this.records([found]))[0] : undefined;
+  }
+
+  async getState(id: string): Promise<TaskStateOf | undefined> {
+    const found = await this.tasks.findById(id, { owner: 1, state: 1 }).lean();
+    return found ? { id: found._id, owner: found.owner, state: found.state } : undefined;
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {

@@ -12,6 +12,7 @@ import {
   type TaskStatesJson,
   type TaskQuery,
   type TaskRecord,
+  type TaskStateOf,
   TaskStore,
   TransitionRefusedError,
 } from '@protes/core';
@@ -180,6 +181,9 @@ class InterleavingStore extends TaskStore {
   }
   get(id: string): Promise<TaskRecord | undefined> {
     return this.inner.get(id);
+  }
+  getState(id: string): Promise<TaskStateOf | undefined> {
+    return this.inner.getState(id);
   }
   list(query: TaskQuery): Promise<TaskPage> {
     return this.inner.list(query);

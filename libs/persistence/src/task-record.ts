@@ -8,5 +8,6 @@ export {
   type TaskPage,
   type TaskQuery,
   type TaskRecord,
+  type TaskStateOf,
   type TaskStatesJson,
 } from '@protes/core';

@@ -184,6 +184,36 @@ export function describeTaskStoreContract(
       });
     });
 
+    describe('getState', () => {
+      it('answers the id, owner and state that get answers, also after each change', async () => {
+        const big = 'x'.repeat(64 * 1024);
+        const record = newRecord({
+          owner: 'bob',
+          received: {
+            executors: [{ image: 'alpine', command: ['true'] }],
+            inputs: [{ path: '/in', content: big }],
+          },
+        });
+        await store.create(record);
+        expect(await store.getState(record.id)).toEqual({
+          id: record.id,
+          owner: 'bob',
+          state: 'QUEUED',
+        });
+        let current = record;
+        for (const state of ['RUNNING', 'COMPLETE'] as const) {
+          current = await store.replace({ ...current, state });
+          const got = await store.get(record.id);
+          expect(await store.getState(record.id)).toEqual({
+            id: got?.id,
+            owner: got?.owner,
+            state,
+          });
+        }
+        expect(await store.getState(nextId())).toBeUndefined();
+      });
+    });
+
     describe('replace', () => {
       it('stores the record with the version bumped and the caller’s updatedAt', async () => {
         const record = newRecord();

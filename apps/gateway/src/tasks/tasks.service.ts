@@ -70,6 +70,12 @@ export class TasksService {
   }
 
   async get(id: string, view: TesView, caller: Principal): Promise<TesTask> {
+    // What clients poll, as a MINIMAL list answers it (no hook changes id and state): from the
+    // store's index, without reading the stored task, which may carry 100 KiB of inline inputs.
+    if (view === 'MINIMAL') {
+      const { state } = visibleTo(caller, id, await this.store.getState(id));
+      return { id, state };
+    }
     const task = toTesTask(await this.find(id, caller));
     if (!this.forwarding.hooks.answersClients(view)) return toView(task, view);
     return toView(await this.forwarding.hooks.toClient(task, view, clientOf(caller)), view);
@@ -126,20 +132,27 @@ export class TasksService {
    * tracker cancels it on its node (and keeps retrying while the node does not answer).
    */
   async cancel(id: string, caller: Principal): Promise<void> {
-    await this.find(id, caller);
+    visibleTo(caller, id, await this.store.getState(id));
     const updated = await this.lifecycle.requestCancel(id);
     if (updated?.cancelRequested) this.events.publish({ type: 'cancel-requested', taskId: id });
   }
 
-  /**
-   * Another caller's task answers as an unknown one (404, not 403), so that ids do not tell whose
-   * tasks exist. Administrators see every task.
-   */
   private async find(id: string, caller: Principal): Promise<TaskRecord> {
-    const record = await this.store.get(id);
-    if (!record || (!caller.admin && record.owner !== caller.owner)) {
-      throw new NotFoundException(`task ${id} not found`);
-    }
-    return record;
+    return visibleTo(caller, id, await this.store.get(id));
   }
+}
+
+/**
+ * The task if the caller may see it. Another caller's task answers as an unknown one (404, not
+ * 403), so that ids do not tell whose tasks exist. Administrators see every task.
+ */
+function visibleTo<T extends { owner: string }>(
+  caller: Principal,
+  id: string,
+  found: T | undefined,
+): T {
+  if (!found || (!caller.admin && found.owner !== caller.owner)) {
+    throw new NotFoundException(`task ${id} not found`);
+  }
+  return found;
 }
