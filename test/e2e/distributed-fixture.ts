@@ -3,16 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteTaskStore } from '@protes/persistence';
 import { startGateway, startTracker, type Started } from '../../scripts/processes';
-import { CheckedApi, deleteQueue, distributedEnv, startSimulators } from './helpers';
+import { AMQP_URL, CheckedApi, deleteQueue, distributedEnv, startSimulators } from './helpers';
 
 /*
  * What the distributed-mode suites share: a gateway, tracker processes and simulated TES nodes
  * started for real (the compiled apps, `npm run build`), all on one SQLite file and one RabbitMQ
  * queue of the suite's own, so that suites running side by side do not see each other's events.
  */
-
-/** The broker the distributed suites use; without it they are skipped (skippedWithoutBroker). */
-export const AMQP_URL = process.env.TEST_AMQP_URL;
 
 /** The simulated nodes of a distributed suite. */
 export const NODE_NAMES = ['alpha', 'beta', 'gamma'] as const;

@@ -4,8 +4,9 @@ import { lockBroker } from '@protes/tracking/rmq-test-lock';
 import type { TesState, TesTask, TesTaskRequest } from '@protes/tes';
 import { connect } from 'amqplib';
 import { TASK_EVENT_PATTERN } from '@protes/tracking';
-import { AMQP_URL, DistributedCluster, skippedWithoutBroker } from './distributed-fixture';
+import { DistributedCluster, skippedWithoutBroker } from './distributed-fixture';
 import {
+  AMQP_URL,
   type CheckedApi,
   copiesOnNodes,
   isTerminalState,

@@ -2,8 +2,9 @@ import type { TaskRecord } from '@protes/core';
 import type { TesTask } from '@protes/tes';
 import type { SqliteTaskStore } from '@protes/persistence';
 import type { Started } from '../../scripts/processes';
-import { AMQP_URL, DistributedCluster, skippedWithoutBroker } from './distributed-fixture';
+import { DistributedCluster, skippedWithoutBroker } from './distributed-fixture';
 import {
+  AMQP_URL,
   type CheckedApi,
   copiesOnNodes,
   leaseOwnerOf,
