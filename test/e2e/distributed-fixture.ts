@@ -11,8 +11,8 @@ import { AMQP_URL, CheckedApi, deleteQueue, distributedEnv, startSimulators } fr
  * queue of the suite's own, so that suites running side by side do not see each other's events.
  */
 
-/** The simulated nodes of a distributed suite. */
-export const NODE_NAMES = ['alpha', 'beta', 'gamma'] as const;
+/** The simulated nodes of every distributed suite. */
+const NODE_NAMES = ['alpha', 'beta', 'gamma'] as const;
 
 /** Says, in the log and as a pending test, that `suite` needs TEST_AMQP_URL to run. */
 export function skippedWithoutBroker(suite: string): void {
@@ -43,7 +43,7 @@ export class DistributedCluster {
   readonly sims = new Map<string, Started>();
   /** The trackers running now, oldest first. */
   readonly trackers: Started[] = [];
-  gateway?: Started;
+  private gateway?: Started;
   private dir = '';
 
   constructor(private readonly options: ClusterOptions) {
