@@ -1,22 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SqliteTaskStore } from '@protes/persistence';
 import { lockBroker } from '@protes/tracking/rmq-test-lock';
 import type { TesState, TesTask, TesTaskRequest } from '@protes/tes';
 import { connect } from 'amqplib';
-import { startGateway, startTracker, type Started } from '../../scripts/processes';
 import { TASK_EVENT_PATTERN } from '@protes/tracking';
+import { DistributedCluster, skippedWithoutBroker } from './distributed-fixture';
 import {
-  CheckedApi,
+  AMQP_URL,
+  type CheckedApi,
   copiesOnNodes,
-  deleteQueue,
-  distributedEnv,
   isTerminalState,
   leaseOwnerOf,
-  startSimulators,
   tail,
   waitFor,
 } from './helpers';
@@ -31,43 +25,30 @@ import {
  * Needs the build (`npm run build`), a RabbitMQ at TEST_AMQP_URL, and `rabbitmqctl` on the PATH to
  * restart it (.ci/run provides both). Without TEST_AMQP_URL the suite is skipped and says so.
  */
-const AMQP_URL = process.env.TEST_AMQP_URL;
-
 const RUN = `dist${Date.now().toString(36)}`;
-/** A queue of this run only, deleted at the end. */
-const QUEUE = `protes.e2e.${RUN}`;
-const NODE_NAMES = ['alpha', 'beta', 'gamma'] as const;
-const SIM_ARGS = ['--queued-ms', '50', '--initializing-ms', '50', '--running-ms', '500'];
 const TOTAL = 200;
 /** Every FAIL_EVERY-th task is told by its tag to end in EXECUTOR_ERROR. */
 const FAIL_EVERY = 10;
 
 const run = promisify(execFile);
 
-let dir = '';
-const sims = new Map<string, Started>();
-let gateway: Started | undefined;
-const trackers: Started[] = [];
+/** One gateway, three nodes and (from the first test on) two trackers; a queue of this run only. */
+const cluster = new DistributedCluster({
+  run: RUN,
+  simArgs: ['--queued-ms', '50', '--initializing-ms', '50', '--running-ms', '500'],
+  env: {
+    PROTES_BUS__PREFETCH: '16',
+    PROTES_FORWARDING__TIMEOUT_MS: '5000',
+    // Short leases, so that the killed tracker's tasks are taken over within seconds; a small
+    // batch, so that both trackers hold tasks when one is killed.
+    PROTES_TRACKER__LEASE_MS: '3000',
+    PROTES_TRACKER__CLAIM_BATCH: '60',
+  },
+});
 let api: CheckedApi;
 /** Whether this test stopped RabbitMQ and has not started it again. */
 let brokerStopped = false;
 let unlockBroker: (() => void) | undefined;
-
-function env(): NodeJS.ProcessEnv {
-  return distributedEnv(
-    dir,
-    sims,
-    { url: AMQP_URL ?? '', queue: QUEUE },
-    {
-      PROTES_BUS__PREFETCH: '16',
-      PROTES_FORWARDING__TIMEOUT_MS: '5000',
-      // Short leases, so that the killed tracker's tasks are taken over within seconds; a small
-      // batch, so that both trackers hold tasks when one is killed.
-      PROTES_TRACKER__LEASE_MS: '3000',
-      PROTES_TRACKER__CLAIM_BATCH: '60',
-    },
-  );
-}
 
 /** The i-th task of the run: a running time from 300 to 1500 ms, some forced to fail. */
 function task(i: number): TesTaskRequest {
@@ -89,7 +70,7 @@ async function queueState(): Promise<{ messageCount: number; consumerCount: numb
   try {
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
-    return await channel.checkQueue(QUEUE);
+    return await channel.checkQueue(cluster.queue);
   } catch (error) {
     // The gateway declares the queue with its first publish, which may not have happened yet.
     if ((error as { code?: number }).code === 404) return { messageCount: 0, consumerCount: 0 };
@@ -106,7 +87,7 @@ async function publishRaw(taskIds: string[]): Promise<void> {
     const channel = await connection.createConfirmChannel();
     for (const taskId of taskIds) {
       const packet = { pattern: TASK_EVENT_PATTERN, data: { type: 'queued', taskId } };
-      channel.sendToQueue(QUEUE, Buffer.from(JSON.stringify(packet)), { persistent: true });
+      channel.sendToQueue(cluster.queue, Buffer.from(JSON.stringify(packet)), { persistent: true });
     }
     await channel.waitForConfirms();
   } finally {
@@ -154,31 +135,23 @@ async function submit(from: number, to: number): Promise<{ ids: string[]; slowes
   return { ids, slowestMs };
 }
 
-const processes = (): Started[] => [...trackers, ...(gateway ? [gateway] : []), ...sims.values()];
-
 function stderrOfAll(): string {
-  return processes()
+  return cluster
+    .processes()
     .map((p) => `--- ${p.url}\n${tail(p.stderr(), 10)}`)
     .join('\n');
 }
 
 if (AMQP_URL) {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'protes-distributed-'));
-    await startSimulators(NODE_NAMES, SIM_ARGS, sims);
-    gateway = await startGateway(env());
-    api = new CheckedApi(gateway.url);
+    api = await cluster.start();
   }, 60_000);
 
   afterAll(async () => {
     // Whatever happened, RabbitMQ runs again and no process of this test is left.
     if (brokerStopped) await startBroker().catch(() => undefined);
     unlockBroker?.();
-    await Promise.all(trackers.map((t) => t.stop()));
-    await gateway?.stop();
-    await Promise.all([...sims.values()].map((s) => s.stop()));
-    await deleteQueue(AMQP_URL, QUEUE);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cluster.stop();
   }, 60_000);
 
   describe('distributed mode end to end (RabbitMQ, 1 gateway, 2 trackers, 3 nodes)', () => {
@@ -208,7 +181,7 @@ if (AMQP_URL) {
         { timeoutMs: 20_000, intervalMs: 250 },
       );
 
-      for (let i = 0; i < 2; i++) trackers.push(await startTracker(env()));
+      for (let i = 0; i < 2; i++) await cluster.addTracker();
       await waitFor(
         'both trackers to consume the queue empty',
         async () => {
@@ -225,9 +198,9 @@ if (AMQP_URL) {
 
       // One tracker dies without a word, holding tasks: its leases expire and the other tracker
       // takes them over.
-      const victim = trackers[0];
+      const victim = cluster.trackers[0];
       const victimOwner = leaseOwnerOf(victim);
-      const store = new SqliteTaskStore({ path: join(dir, 'protes.db') });
+      const store = cluster.openStore();
       let held: string[] = [];
       try {
         held = await waitFor(
@@ -285,7 +258,7 @@ if (AMQP_URL) {
       );
 
       // No node was asked to run a task twice: each gateway id is on exactly one node, once.
-      const copies = await copiesOnNodes(sims);
+      const copies = await copiesOnNodes(cluster.sims);
       const twice = [...copies].filter(([, on]) => on.length !== 1);
       expect(twice).toEqual([]);
       expect([...copies.keys()].sort()).toEqual([...submitted].sort());
@@ -306,8 +279,5 @@ if (AMQP_URL) {
     }, 150_000);
   });
 } else {
-  console.warn('TEST_AMQP_URL not set: distributed-mode end-to-end test skipped');
-  describe('distributed mode end to end', () => {
-    it.todo('TEST_AMQP_URL not set: distributed-mode end-to-end test skipped');
-  });
+  skippedWithoutBroker('distributed mode end to end');
 }

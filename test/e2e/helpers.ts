@@ -545,6 +545,9 @@ export function distributedEnv(
   };
 }
 
+/** The RabbitMQ the suites that need one use; without it they skip those tests and say so. */
+export const AMQP_URL = process.env.TEST_AMQP_URL;
+
 /** Deletes a suite's queue at the end; a failure is ignored (the queue is named after the run). */
 export async function deleteQueue(url: string, queue: string): Promise<void> {
   try {

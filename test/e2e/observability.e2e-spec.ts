@@ -4,7 +4,6 @@ import { createServer, type Server, type Socket, connect as connectTcp } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteTaskStore } from '@protes/persistence';
-import { connect as connectAmqp } from 'amqplib';
 import {
   nodesEnv,
   startGateway,
@@ -13,7 +12,9 @@ import {
   TRACKER_READY,
 } from '../../scripts/processes';
 import {
+  AMQP_URL,
   CheckedApi,
+  deleteQueue,
   e2eGatewayEnv,
   isTerminalState,
   runTask,
@@ -32,7 +33,6 @@ import {
  */
 const RUN = `obs${Date.now().toString(36)}`;
 const SIM_ARGS = ['--queued-ms', '20', '--initializing-ms', '20', '--running-ms', '100'];
-const AMQP_URL = process.env.TEST_AMQP_URL;
 
 /** The JSON log lines a process wrote to stdout and stderr. */
 function logLines(process: Started): Record<string, unknown>[] {
@@ -365,9 +365,7 @@ class CuttableProxy {
       ]);
       await proxy.cut();
       rmSync(dir, { recursive: true, force: true });
-      const connection = await connectAmqp(AMQP_URL ?? '');
-      await (await connection.createChannel()).deleteQueue(queue);
-      await connection.close();
+      await deleteQueue(AMQP_URL ?? '', queue);
     });
 
     it('carries the request id to the tracker, which logs its polls and lines with it', async () => {

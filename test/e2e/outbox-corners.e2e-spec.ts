@@ -1,16 +1,15 @@
 import { lockBroker } from '@protes/tracking/rmq-test-lock';
-import { connect } from 'amqplib';
 import type { Started } from '../../scripts/processes';
-import { type CheckedApi, loggedErrors, runTask, waitFor } from './helpers';
+import { AMQP_URL, type CheckedApi, deleteQueue, loggedErrors, runTask, waitFor } from './helpers';
 import {
   copiesOn,
   historyOf,
   LONG,
-  OutboxLab,
+  type Node,
   pause,
   resume,
   SCENARIO_MS,
-  type Node,
+  suiteLab,
 } from './outbox-lab';
 
 /**
@@ -22,13 +21,20 @@ import {
 
 const RUN = `obc${Date.now().toString(36)}`;
 
-let lab: OutboxLab;
+const lab = suiteLab();
 
-beforeAll(() => {
-  lab = new OutboxLab();
-});
-
-afterAll(() => lab.close(), 30_000);
+/**
+ * A node and a gateway over it alone (both named `name`, on the store of that name) that counts
+ * the node lost once it has not answered for a second.
+ */
+async function loneNode(
+  name: string,
+  args: string[] = [],
+): Promise<{ node: Node; api: CheckedApi }> {
+  const node = await lab.node(name, args);
+  const { api } = await lab.gateway(name, [node], { PROTES_TRACKER__NODE_LOST_AFTER_MS: '1000' });
+  return { node, api };
+}
 
 /** Waits until the node holds copies of the task and every one of them is canceled. */
 const allCanceledOn = (node: Node, id: string) =>
@@ -45,10 +51,7 @@ describe('the outbox, at its corners', () => {
   it(
     'cancels a copy the node creates after the task ended SYSTEM_ERROR, and the task stays SYSTEM_ERROR',
     async () => {
-      const slow = await lab.node('late-end');
-      const { api } = await lab.gateway('late-end', [slow], {
-        PROTES_TRACKER__NODE_LOST_AFTER_MS: '1000',
-      });
+      const { node: slow, api } = await loneNode('late-end');
       pause(slow);
       const id = await api.create(runTask(RUN, 'late-end', LONG));
       // Every attempt times out, and the node's breaker opens: no node is left to take the task.
@@ -68,10 +71,7 @@ describe('the outbox, at its corners', () => {
   it(
     "ends CANCELED when the client cancels while the node it was sent to does not answer, and cancels the node's late copy",
     async () => {
-      const silent = await lab.node('silent');
-      const { api } = await lab.gateway('silent', [silent], {
-        PROTES_TRACKER__NODE_LOST_AFTER_MS: '1000',
-      });
+      const { node: silent, api } = await loneNode('silent');
       pause(silent);
       const id = await api.create(runTask(RUN, 'cancel-pending', LONG));
       await waitFor('the task to be sent', async () =>
@@ -91,10 +91,7 @@ describe('the outbox, at its corners', () => {
     'ends CANCELED when the client cancels a task queued on a node that then stays unreachable past tracker.nodeLostAfterMs, and cancels its copy when it returns',
     async () => {
       // The node keeps its tasks QUEUED: the task is pending there when the node goes silent.
-      const gone = await lab.node('gone', ['--queued-ms', '600000']);
-      const { api } = await lab.gateway('gone', [gone], {
-        PROTES_TRACKER__NODE_LOST_AFTER_MS: '1000',
-      });
+      const { node: gone, api } = await loneNode('gone', ['--queued-ms', '600000']);
       const id = await api.create(runTask(RUN, 'cancel-lost'));
       await api.placed(id);
       pause(gone);
@@ -174,7 +171,6 @@ describe('SIGTERM with forwards in flight', () => {
     SCENARIO_MS,
   );
 
-  const AMQP_URL = process.env.TEST_AMQP_URL;
   (AMQP_URL ? it : it.skip)(
     'so does a tracker (distributed mode; skipped without TEST_AMQP_URL), and the next tracker forwards the rest exactly once',
     async () => {
@@ -196,9 +192,7 @@ describe('SIGTERM with forwards in flight', () => {
         }, slow);
       } finally {
         unlock();
-        const connection = await connect(AMQP_URL ?? '');
-        await (await connection.createChannel()).deleteQueue(queue);
-        await connection.close();
+        await deleteQueue(AMQP_URL ?? '', queue);
       }
     },
     SCENARIO_MS,

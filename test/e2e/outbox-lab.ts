@@ -59,13 +59,20 @@ export async function liveCopies(nodes: Node[], id: string): Promise<TesTask[]> 
   return all.flat().filter((t) => t.state !== 'CANCELED' && t.state !== 'CANCELING');
 }
 
-/** The processes of one suite, in a scratch folder: started through it, stopped by close(). */
+/**
+ * The processes of one suite, in a scratch folder made by open(): started through it, stopped by
+ * close().
+ */
 export class OutboxLab {
-  readonly dir = mkdtempSync(join(tmpdir(), 'protes-outbox-'));
+  private dir = '';
   private readonly processes: Started[] = [];
   readonly gateways: Started[] = [];
 
   constructor(private readonly simArgs = SIM_ARGS) {}
+
+  open(): void {
+    this.dir = mkdtempSync(join(tmpdir(), 'protes-outbox-'));
+  }
 
   async node(name: string, args: string[] = []): Promise<Node> {
     const started = await startSimulator({ name, args: [...this.simArgs, ...args] });
@@ -111,6 +118,14 @@ export class OutboxLab {
     for (const p of this.processes) if (p.child.exitCode === null) p.child.kill('SIGCONT');
     await Promise.all(this.gateways.map((g) => g.stop()));
     await Promise.all(this.processes.map((p) => p.stop()));
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The lab of the suite that calls this at its top: opened before its tests, closed after them. */
+export function suiteLab(): OutboxLab {
+  const lab = new OutboxLab();
+  beforeAll(() => lab.open());
+  afterAll(() => lab.close(), 30_000);
+  return lab;
 }

@@ -4,10 +4,10 @@ import {
   historyOf,
   liveCopies,
   LONG,
-  OutboxLab,
   pause,
   resume,
   SCENARIO_MS,
+  suiteLab,
 } from './outbox-lab';
 
 /**
@@ -18,12 +18,7 @@ import {
 
 const RUN = `obx${Date.now().toString(36)}`;
 
-let lab: OutboxLab;
-beforeAll(() => {
-  lab = new OutboxLab();
-});
-
-afterAll(() => lab.close(), 30_000);
+const lab = suiteLab();
 
 describe('the outbox', () => {
   it(

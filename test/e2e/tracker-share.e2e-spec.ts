@@ -1,20 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TaskRecord } from '@protes/core';
 import type { TesTask } from '@protes/tes';
-import { SqliteTaskStore } from '@protes/persistence';
-import { startGateway, startTracker, type Started } from '../../scripts/processes';
+import type { SqliteTaskStore } from '@protes/persistence';
+import type { Started } from '../../scripts/processes';
+import { DistributedCluster, skippedWithoutBroker } from './distributed-fixture';
 import {
-  CheckedApi,
+  AMQP_URL,
+  type CheckedApi,
   copiesOnNodes,
-  deleteQueue,
-  distributedEnv,
   leaseOwnerOf,
   runTask,
   scrape,
   simCall,
-  startSimulators,
   TES_PATH,
   total,
   waitFor,
@@ -30,11 +26,7 @@ import {
  * The tasks run for ten minutes, so that none ends while the shares are read. Needs the build
  * (`npm run build`) and a RabbitMQ at TEST_AMQP_URL; without it the suite is skipped and says so.
  */
-const AMQP_URL = process.env.TEST_AMQP_URL;
-
 const RUN = `share${Date.now().toString(36)}`;
-const QUEUE = `protes.e2e.${RUN}`;
-const NODE_NAMES = ['alpha', 'beta', 'gamma'] as const;
 /**
  * Nodes that answer in 300 ms (`--latency-ms`), as a remote node does: a round that claimed waits
  * for its polls, and meanwhile the other tracker claims.
@@ -57,27 +49,20 @@ const LEASE_MS = 6000;
 /** How long the task whose end is followed runs: long enough for its node's polls to back off. */
 const RUN_MS = 4000;
 
-let dir = '';
-const sims = new Map<string, Started>();
-let gateway: Started | undefined;
+const cluster = new DistributedCluster({
+  run: RUN,
+  simArgs: SIM_ARGS,
+  env: {
+    // Short leases, so that a killed tracker's tasks are taken over within seconds; far longer
+    // than a wave's pause, so that none expires meanwhile.
+    PROTES_TRACKER__LEASE_MS: String(LEASE_MS),
+    PROTES_TRACKER__CLAIM_BATCH: String(CLAIM_BATCH),
+  },
+});
 /** The trackers running now, oldest first; stopped ones are taken out. */
-const trackers: Started[] = [];
+const { sims, trackers } = cluster;
 let api: CheckedApi;
 let store: SqliteTaskStore;
-
-function env(): NodeJS.ProcessEnv {
-  return distributedEnv(
-    dir,
-    sims,
-    { url: AMQP_URL ?? '', queue: QUEUE },
-    {
-      // Short leases, so that a killed tracker's tasks are taken over within seconds; far longer
-      // than a wave's pause, so that none expires meanwhile.
-      PROTES_TRACKER__LEASE_MS: String(LEASE_MS),
-      PROTES_TRACKER__CLAIM_BATCH: String(CLAIM_BATCH),
-    },
-  );
-}
 
 /** Submits `count` tasks at once; returns their ids. */
 const wave = (count: number, tags: Record<string, string> = {}): Promise<string[]> =>
@@ -129,22 +114,14 @@ function shares(records: readonly TaskRecord[], now = Date.now()): Map<string | 
 
 if (AMQP_URL) {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'protes-share-'));
-    await startSimulators(NODE_NAMES, SIM_ARGS, sims);
-    gateway = await startGateway(env());
-    api = new CheckedApi(gateway.url);
-    for (let i = 0; i < 2; i++) trackers.push(await startTracker(env()));
+    api = await cluster.start(2);
     // The test reads the file the processes share, as a third process would.
-    store = new SqliteTaskStore({ path: join(dir, 'protes.db') });
+    store = cluster.openStore();
   }, 60_000);
 
   afterAll(async () => {
     await store?.close();
-    await Promise.all(trackers.map((t) => t.stop()));
-    await gateway?.stop();
-    await Promise.all([...sims.values()].map((s) => s.stop()));
-    await deleteQueue(AMQP_URL, QUEUE);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cluster.stop();
   }, 60_000);
 
   describe('trackers sharing the work (RabbitMQ, 1 gateway, 2 trackers, 3 nodes)', () => {
@@ -220,7 +197,7 @@ if (AMQP_URL) {
       'hands the tasks of a tracker stopped by %s over to the other one',
       async (signal) => {
         // Two trackers again (the previous variant stopped one), both with tasks.
-        if (trackers.length < 2) trackers.push(await startTracker(env()));
+        if (trackers.length < 2) await cluster.addTracker();
         const [victim, survivor] = trackers;
         const [victimOwner, survivorOwner] = [victim, survivor].map(leaseOwnerOf);
         submitted.push(...(await wave(WAVE_SIZE)));
@@ -292,8 +269,5 @@ if (AMQP_URL) {
     }, 120_000);
   });
 } else {
-  console.warn('TEST_AMQP_URL not set: tracker sharing end-to-end test skipped');
-  describe('trackers sharing the work', () => {
-    it.todo('TEST_AMQP_URL not set: tracker sharing end-to-end test skipped');
-  });
+  skippedWithoutBroker('trackers sharing the work');
 }
