@@ -132,6 +132,13 @@ spec:
         - name: PROTES_BUS__DRIVER
           value: in-process
         {{- end }}
+        {{- with $settings.nodeOptions }}
+        # Without it V8 picks the heap's limit itself and, on Node 24, lets the heap grow far past
+        # the live data before it collects (README "Performance"): near the container's memory
+        # limit the pod would be killed rather than collect.
+        - name: NODE_OPTIONS
+          value: {{ . | quote }}
+        {{- end }}
         {{- with $values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

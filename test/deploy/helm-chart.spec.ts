@@ -214,12 +214,28 @@ describe.each(Object.keys(MODES))('the chart, %s', (mode) => {
     for (const workload of appWorkloads(objects)) {
       for (const name of Object.keys(envOf(appContainer(workload)))) {
         const key = name.replace(/_FILE$/, '');
-        expect([name, name === 'PROTES_CONFIG' || CONFIG_VARIABLES.has(key)]).toEqual([name, true]);
+        const known = ['PROTES_CONFIG', 'NODE_OPTIONS'].includes(name) || CONFIG_VARIABLES.has(key);
+        expect([name, known]).toEqual([name, true]);
       }
       const config = containerConfig(objects, workload);
       expect(config.server.host).toBe('0.0.0.0');
       expect(config.store.driver).toBe(mode === 'standalone' ? 'sqlite' : 'mongo');
       expect(config.bus.driver).toBe(mode === 'standalone' ? 'in-process' : 'rabbitmq');
+    }
+  });
+
+  it('sizes the V8 heap of every app well inside its container memory limit', () => {
+    for (const workload of appWorkloads(objects)) {
+      const container = appContainer(workload);
+      const options = envOf(container).NODE_OPTIONS ?? '';
+      const mb = (flag: string) => Number(new RegExp(`--${flag}=(\\d+)`).exec(options)?.[1]);
+      const limit = Number(/^(\d+)Mi$/.exec(String(at(container, 'resources.limits.memory')))?.[1]);
+      const heap = mb('max-old-space-size') + 3 * mb('max-semi-space-size');
+      // Both flags given (else NaN), and a limit in Mi.
+      const name = workload.metadata.name;
+      expect([name, Number.isFinite(heap), Number.isFinite(limit)]).toEqual([name, true, true]);
+      // The rest of the limit is SQLite's cache, the sockets' buffers and the code.
+      expect(heap).toBeLessThanOrEqual(0.8 * limit);
     }
   });
 
