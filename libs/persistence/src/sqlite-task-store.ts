@@ -798,12 +798,12 @@ export class SqliteTaskStore extends TaskStore {
     return settle(() => {
       checkPageSize(query.pageSize);
       const page = statesJsonStatement(query);
-      const [tasks, count, lastId] = this.listStatement(page.sql)
+      const [tasks, count, lastId] = this.preparedList(page.sql)
         .raw()
         .get(page.params) as StatesJsonRow;
       if (count < query.pageSize || lastId === null) return { tasks };
       const next = listStatement(query, 'state', lastId, 1);
-      const more = this.listStatement(next.sql).raw().get(next.params);
+      const more = this.preparedList(next.sql).raw().get(next.params);
       return more === undefined ? { tasks } : { tasks, nextPageToken: encodePageToken(lastId) };
     });
   }
@@ -812,11 +812,11 @@ export class SqliteTaskStore extends TaskStore {
   private listRows<T>(query: TaskQuery, columns: string): T[] {
     checkPageSize(query.pageSize);
     const { sql, params } = listStatement(query, columns);
-    return this.listStatement(sql).raw(false).all(params) as T[];
+    return this.preparedList(sql).raw(false).all(params) as T[];
   }
 
   /** The prepared list statement of `sql`, kept among the LIST_STATEMENTS last used. */
-  private listStatement(sql: string): Database.Statement<ListParams> {
+  private preparedList(sql: string): Database.Statement<ListParams> {
     let statement = this.listStmts.get(sql);
     if (!statement) {
       if (this.listStmts.size >= LIST_STATEMENTS) {
